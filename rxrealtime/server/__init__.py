@@ -1,0 +1,46 @@
+"""The embedded Realtime server: the GA protocol on loopback, with a deterministic model.
+
+Run it for demos, notebooks and tests — no API key, no network::
+
+    from rxrealtime.server import serve
+
+    async with serve(realtime_audio=False) as server:
+        client = openai.AsyncOpenAI(api_key="test", websocket_base_url=server.base_url)
+        async with client.realtime.connect(model="gpt-realtime") as connection:
+            ...
+
+Or from a shell: ``python -m rxrealtime serve --port 8765``.
+
+The model is pluggable (:class:`Model`); the default (:class:`DefaultModel`) is documented
+reply by reply so tests can predict it. Audio is PCM16 24 kHz; the server's voice is a tone code
+(:mod:`rxrealtime.server.audio`) that its transcription reads back. :class:`Faults` injects
+drops, bad frames, duplicates, delays and stalls for client resilience tests.
+"""
+
+from __future__ import annotations
+
+from rxrealtime.server.app import RealtimeServer, serve
+from rxrealtime.server.audio import decode_tones, encode_text
+from rxrealtime.server.faults import Faults
+from rxrealtime.server.model import (
+    DefaultModel,
+    Message,
+    Model,
+    PlannedOutput,
+    ResponseRequest,
+    ToolCall,
+)
+
+__all__ = [
+    "DefaultModel",
+    "Faults",
+    "Message",
+    "Model",
+    "PlannedOutput",
+    "RealtimeServer",
+    "ResponseRequest",
+    "ToolCall",
+    "decode_tones",
+    "encode_text",
+    "serve",
+]

@@ -1,0 +1,275 @@
+"""The embedded Realtime server: HTTP upgrade checks, then one :class:`Connection` per socket.
+
+Admission follows the live service. Wrong paths get HTTP 404 before any upgrade; everything
+else is upgraded (101) and then, if refused, gets one ``error`` event and a close frame at once:
+
+* a server started with ``api_key`` and a request whose ``Authorization: Bearer …`` (or
+  ``api-key``) header is missing or different → ``invalid_api_key``, close 3000;
+* ``OpenAI-Beta: realtime=v1`` → ``beta_api_shape_disabled``, close 4000;
+* no ``model`` (and neither ``intent=transcription`` nor ``call_id``) → ``missing_model``, close
+  4000; a model outside ``models`` (when given) → ``invalid_model``, close 4000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import itertools
+from collections.abc import Collection
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as ws_serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from rxrealtime.server.connection import Connection, ConnectionOptions, expires_at
+from rxrealtime.server.faults import Faults
+from rxrealtime.server.ids import IdFactory
+from rxrealtime.server.model import DefaultModel, Model
+from rxrealtime.server.responses import Pacing
+from rxrealtime.server.session_config import realtime_session, transcription_session
+
+__all__ = ["RealtimeServer", "serve"]
+
+_PATH = "/v1/realtime"
+
+
+class _Refusal(Exception):
+    def __init__(self, code: str, message: str, close_code: int, param: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.close_code, self.param = code, message, close_code, param
+
+
+def _credential(headers: Headers) -> str | None:
+    authorization = headers.get("Authorization")
+    if authorization is not None and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return headers.get("api-key")
+
+
+def _masked(key: str) -> str:
+    return (key[:3] + "*" * max(0, len(key) - 7) + key[-4:]) if len(key) > 8 else key[:2] + "**"
+
+
+class RealtimeServer:
+    """A running (or ready to run) embedded server; use ``async with`` or :meth:`start`/
+    :meth:`stop`. Build it with :func:`serve`.
+
+    ``host``, ``port`` (the real one when started on port 0) and ``base_url``
+    (``ws://HOST:PORT/v1``, the SDK's ``websocket_base_url``) are valid once started.
+    Not thread-safe: use it from the event loop it was started on.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        api_key: str | None,
+        model: Model | None,
+        realtime_audio: bool,
+        faults: Faults | None,
+        text_delta_interval: float | None,
+        models: Collection[str] | None,
+        seed: int | None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._api_key = api_key
+        self._models = frozenset(models) if models is not None else None
+        self._faults = faults
+        self._seed = seed
+        interval = text_delta_interval
+        if interval is None:
+            interval = 0.02 if realtime_audio else 0.0
+        self._options = ConnectionOptions(
+            model=model if model is not None else DefaultModel(),
+            pacing=Pacing(realtime_audio=realtime_audio, text_delta_interval=interval),
+            faults=None,
+            rate_limits_delay=0.03 if realtime_audio else 0.0,
+        )
+        self._server: Server | None = None
+        self._stopping = asyncio.Event()
+        self._counter = itertools.count()
+        self._connection_numbers: dict[ServerConnection, int] = {}
+        self.connections_served = 0
+        """How many WebSocket connections were upgraded so far."""
+
+    @property
+    def base_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/v1"
+
+    def url(self, model: str = "gpt-realtime") -> str:
+        """The full connection URL for ``model``."""
+        return f"{self.base_url}/realtime?model={model}"
+
+    async def start(self) -> None:
+        """Bind and start accepting connections (binds a free port when ``port`` is 0)."""
+        self._server = await ws_serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._process_request,
+            compression=None,
+            max_size=None,
+            server_header=None,
+        )
+        sockname = self._server.sockets[0].getsockname()
+        self.port = int(sockname[1])
+
+    async def stop(self) -> None:
+        """Close every connection with 1001 (going away), answer stalled handshakes with 503,
+        and wait until every connection handler has returned."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def __aenter__(self) -> RealtimeServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _faults_for(self, number: int) -> Faults | None:
+        faults = self._faults
+        if faults is None or (faults.connections is not None and number >= faults.connections):
+            return None
+        return faults
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        if urlsplit(request.path).path.rstrip("/") != _PATH:
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
+        number = next(self._counter)
+        self._connection_numbers[connection] = number
+        faults = self._faults_for(number)
+        if faults is not None and faults.stall_handshake:
+            await self._stopping.wait()
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Server stopping\n")
+        return None
+
+    def _admit(self, request: Request, ids: IdFactory) -> dict[str, Any]:
+        """Return the new session for ``request`` or raise :class:`_Refusal`."""
+        headers = request.headers
+        if self._api_key is not None:
+            key = _credential(headers)
+            if not key:
+                raise _Refusal(
+                    "invalid_api_key",
+                    "You didn't provide an API key. You need to provide your API key in an "
+                    "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                    3000,
+                )
+            if key != self._api_key:
+                raise _Refusal(
+                    "invalid_api_key",
+                    f"Incorrect API key provided: {_masked(key)}.",
+                    3000,
+                )
+        if "realtime=v1" in headers.get("OpenAI-Beta", "").replace(" ", ""):
+            raise _Refusal(
+                "beta_api_shape_disabled",
+                "The beta Realtime API shape is disabled: remove the 'OpenAI-Beta: realtime=v1' "
+                "header and use the GA interface.",
+                4000,
+            )
+        query = parse_qs(urlsplit(request.path).query)
+        model = (query.get("model") or [""])[0]
+        if (query.get("intent") or [""])[0] == "transcription" and not model:
+            return transcription_session(ids.session(), expires_at())
+        if not model:
+            if query.get("call_id"):
+                model = "gpt-realtime"
+            else:
+                raise _Refusal(
+                    "missing_model", "Missing required parameter: 'model'.", 4000, "model"
+                )
+        if self._models is not None and model not in self._models:
+            raise _Refusal(
+                "invalid_model",
+                f"Invalid model: '{model}'. Supported models are: "
+                + ", ".join(sorted(self._models))
+                + ".",
+                4000,
+                "model",
+            )
+        return realtime_session(ids.session(), model, expires_at())
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        number = self._connection_numbers.pop(websocket, 0)
+        self.connections_served += 1
+        seed = None if self._seed is None else self._seed + number
+        ids = IdFactory(seed)
+        request = websocket.request
+        assert request is not None  # the handler runs after the handshake
+        try:
+            session = self._admit(request, ids)
+        except _Refusal as refusal:
+            error = {
+                "type": "invalid_request_error",
+                "code": refusal.code,
+                "message": refusal.message,
+                "param": refusal.param,
+                "event_id": None,
+            }
+            await websocket.send(
+                orjson.dumps({"type": "error", "event_id": ids.event(), "error": error}).decode()
+            )
+            await websocket.close(refusal.close_code, refusal.code)
+            return
+        options = ConnectionOptions(
+            model=self._options.model,
+            pacing=self._options.pacing,
+            faults=self._faults_for(number),
+            rate_limits_delay=self._options.rate_limits_delay,
+        )
+        await Connection(websocket, session=session, options=options, ids=ids).run()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    api_key: str | None = None,
+    model: Model | None = None,
+    realtime_audio: bool = True,
+    faults: Faults | None = None,
+    text_delta_interval: float | None = None,
+    models: Collection[str] | None = None,
+    seed: int | None = None,
+) -> RealtimeServer:
+    """An embedded Realtime server; ``async with serve() as server:`` starts it on a free port.
+
+    * ``api_key``: when set, connections must present it (else ``invalid_api_key``, close 3000).
+    * ``model``: the :class:`~rxrealtime.server.model.Model` answering every connection
+      (default :class:`~rxrealtime.server.model.DefaultModel`).
+    * ``realtime_audio``: stream output audio in real time (default) or as fast as possible.
+    * ``text_delta_interval``: seconds between text deltas (default 0.02 s when
+      ``realtime_audio`` is true, else 0).
+    * ``faults``: :class:`~rxrealtime.server.faults.Faults` to inject.
+    * ``models``: accepted model names (default: any non-empty name).
+    * ``seed``: make ids reproducible (connection k uses ``seed + k``).
+    """
+    return RealtimeServer(
+        host,
+        port,
+        api_key=api_key,
+        model=model,
+        realtime_audio=realtime_audio,
+        faults=faults,
+        text_delta_interval=text_delta_interval,
+        models=models,
+        seed=seed,
+    )
