@@ -1,0 +1,149 @@
+"""``audio_chunks``: output audio, base64-decoded once, with ids and a running offset."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+
+import attrs
+from reactivex import Observable
+
+from rxrealtime import events as ev
+
+from ._audio_format import PCM16, AudioFormat, AudioFormatType
+from ._core import Clock, stateful
+
+__all__ = ["AudioChunk", "AudioDecoder", "InvalidAudioHandler", "audio_chunks"]
+
+logger = logging.getLogger("rxrealtime.operators")
+
+InvalidAudioHandler = Callable[[ev.ResponseOutputAudioDelta, str], None]
+"""Called with the offending event and a description when a delta is not valid base64."""
+
+
+def _short_bytes(data: bytes) -> str:
+    return f"<{len(data)} bytes>"
+
+
+@attrs.frozen
+class AudioChunk:
+    """Decoded output audio of one delta (or one re-chunked frame)."""
+
+    data: bytes = attrs.field(repr=_short_bytes)
+    format: AudioFormatType
+    sample_rate: int
+    item_id: str
+    response_id: str | None
+    content_index: int
+    offset_ms: float
+    """Where ``data`` starts within its item's content part, in ms from the part's start."""
+    duration_ms: float
+
+    @property
+    def audio_format(self) -> AudioFormat:
+        return AudioFormat(self.format, self.sample_rate)
+
+    @property
+    def end_ms(self) -> float:
+        return self.offset_ms + self.duration_ms
+
+
+def _log_invalid(event: ev.ResponseOutputAudioDelta, error: str) -> None:
+    logger.warning("skipping undecodable audio delta of item %s: %s", event.item_id, error)
+
+
+@attrs.define
+class _Part:
+    decoded_bytes: int
+    response_id: str | None
+
+
+class AudioDecoder:
+    """The sans-I/O state machine behind :func:`audio_chunks` (one per subscription).
+
+    Keeps one byte counter per ``(item_id, content_index)`` while its audio streams; released
+    on ``…audio.done`` and on the response's ``response.done``.
+    """
+
+    def __init__(self, fmt: AudioFormat = PCM16, on_invalid: InvalidAudioHandler | None = None):
+        self.format = fmt
+        self._on_invalid = on_invalid or _log_invalid
+        self._parts: dict[tuple[str, int], _Part] = {}
+
+    @property
+    def open_parts(self) -> int:
+        return len(self._parts)
+
+    def step(self, event: ev.ServerEvent, emit: Callable[[AudioChunk], None]) -> None:
+        if isinstance(event, ev.ResponseOutputAudioDelta):
+            self._decode(event, emit)
+        elif isinstance(event, ev.ResponseOutputAudioDone):
+            self._parts.pop((event.item_id, event.content_index), None)
+        elif isinstance(event, ev.ResponseDone) and event.response is not None:
+            done_id = event.response.id
+            for key in [k for k, part in self._parts.items() if part.response_id == done_id]:
+                del self._parts[key]
+
+    def finish(self, emit: Callable[[AudioChunk], None]) -> None:
+        self._parts.clear()
+
+    def _decode(
+        self, event: ev.ResponseOutputAudioDelta, emit: Callable[[AudioChunk], None]
+    ) -> None:
+        try:
+            data = base64.b64decode(event.delta, validate=True)
+        except (binascii.Error, ValueError) as error:
+            self._on_invalid(event, f"invalid base64: {error}")
+            return
+        if not data:
+            return
+        key = (event.item_id, event.content_index)
+        part = self._parts.get(key)
+        if part is None:
+            part = self._parts[key] = _Part(0, event.response_id)
+        fmt = self.format
+        emit(
+            AudioChunk(
+                data=data,
+                format=fmt.type,
+                sample_rate=fmt.sample_rate,
+                item_id=event.item_id,
+                response_id=event.response_id,
+                content_index=event.content_index,
+                offset_ms=fmt.bytes_to_ms(part.decoded_bytes),
+                duration_ms=fmt.bytes_to_ms(len(data)),
+            )
+        )
+        part.decoded_bytes += len(data)
+
+
+def audio_chunks(
+    format: AudioFormat = PCM16,
+    *,
+    on_invalid: InvalidAudioHandler | None = None,
+) -> Callable[[Observable[ev.ServerEvent]], Observable[AudioChunk]]:
+    """Output audio deltas decoded from base64 into raw bytes, exactly once, in arrival order.
+
+    ::
+
+        --a(i1,"AAAA")--t("hi")--a(i1,"AAAA")--audio.done(i1)--|
+        --[i1 0ms 3b]------------[i1 0.06ms 3b]----------------|
+
+    Each :class:`AudioChunk` carries the format and sample rate, ``item_id``, ``response_id``,
+    ``content_index``, its duration and its running ``offset_ms`` within its item's content part
+    (parts of interleaved items are counted apart). The Realtime API does not repeat the format
+    on audio events: pass the session's output format (default: :data:`PCM16`, 24 kHz; use
+    :meth:`AudioFormat.from_wire` on ``session.audio.output.format``).
+
+    Invalid base64 never ends the stream: the delta is skipped (its bytes don't advance the
+    offset) and reported to ``on_invalid(event, description)`` — by default a warning on the
+    ``rxrealtime.operators`` logger. Empty deltas produce no chunk. Per-part counters are
+    released on ``…audio.done`` and ``response.done``. Completion and errors are the source's.
+    """
+
+    def factory(_clock: Clock) -> AudioDecoder:
+        return AudioDecoder(format, on_invalid)
+
+    return stateful(factory)
