@@ -1,0 +1,206 @@
+"""Decode throughput, events/second: ``rxrealtime.events.decode`` vs the official SDK's parse path.
+
+The frames are one realistic voice turn, repeated: the user speaks (VAD events, the user item,
+its input transcription streamed), then the model answers with 100 ms audio deltas (4,800 PCM
+bytes each, base64 as on the wire) interleaved with transcript deltas, framed by the item,
+content-part and response events and a closing ``rate_limits.updated``. About half the frames
+are audio deltas, a third transcript deltas.
+
+The SDK side is exactly what ``AsyncRealtimeConnection.parse_event`` does:
+``construct_type_unchecked(value=json.loads(data), type_=RealtimeServerEvent)``.
+
+Each round decodes the whole list with both, alternating which goes first; the figures are the
+medians over the rounds. Usage::
+
+    python benchmarks/bench_codec.py [--events 20000] [--rounds 7]
+
+The ``openai`` package is a test dependency; without it only rxrealtime's figure is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+from rxrealtime import events as ev
+
+AUDIO_DELTA_BYTES = 4800  # 100 ms of 24 kHz 16-bit mono PCM
+WORDS = ("Sure,", "the", "weather", "in", "Oslo", "is", "seven", "degrees", "and", "cloudy")
+
+
+def _response(status: str, output: list[dict[str, Any]], usage: Any) -> dict[str, Any]:
+    return {
+        "object": "realtime.response",
+        "id": "resp_CCXHw0UJld10EzIUXQCNh",
+        "status": status,
+        "status_details": None,
+        "output": output,
+        "conversation_id": "conv_CCXHsurMKcaVxIZvaCI5m",
+        "output_modalities": ["audio"],
+        "max_output_tokens": "inf",
+        "audio": {"output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"}},
+        "usage": usage,
+        "metadata": None,
+    }
+
+
+def voice_turn(audio_deltas: int = 50, transcript_deltas: int = 36) -> list[str]:
+    """The wire frames of one spoken exchange, in the order a server sends them."""
+    counter = iter(range(1_000_000))
+
+    def frame(type_: str, **fields: Any) -> str:
+        return json.dumps({"type": type_, "event_id": f"event_{next(counter):06d}", **fields})
+
+    user, reply, resp = "item_user_0001", "item_asst_0001", "resp_CCXHw0UJld10EzIUXQCNh"
+    stream = {"response_id": resp, "item_id": reply, "output_index": 0, "content_index": 0}
+    audio = base64.b64encode(bytes(range(256)) * (AUDIO_DELTA_BYTES // 256 + 1))
+    audio_text = audio[: AUDIO_DELTA_BYTES * 4 // 3].decode()
+    words = WORDS
+    spoken = " ".join(words[i % len(words)] for i in range(transcript_deltas))
+    user_item = {
+        "id": user, "type": "message", "status": "completed", "role": "user",
+        "content": [{"type": "input_audio", "transcript": None}],
+    }
+    out_item = {
+        "id": reply, "object": "realtime.item", "type": "message", "status": "completed",
+        "role": "assistant", "content": [{"type": "output_audio", "transcript": spoken}],
+    }
+    usage = {
+        "total_tokens": 253, "input_tokens": 132, "output_tokens": 121,
+        "input_token_details": {
+            "text_tokens": 119, "audio_tokens": 13, "image_tokens": 0, "cached_tokens": 64,
+            "cached_tokens_details": {"text_tokens": 64, "audio_tokens": 0, "image_tokens": 0},
+        },
+        "output_token_details": {"text_tokens": 30, "audio_tokens": 91},
+    }
+    frames = [
+        frame("input_audio_buffer.speech_started", audio_start_ms=1000, item_id=user),
+        frame("input_audio_buffer.speech_stopped", audio_end_ms=2600, item_id=user),
+        frame("input_audio_buffer.committed", previous_item_id=None, item_id=user),
+        frame("conversation.item.added", previous_item_id=None, item=user_item),
+        frame("conversation.item.done", previous_item_id=None, item=user_item),
+        frame("response.created", response=_response("in_progress", [], None)),
+    ]
+    frames += [
+        frame(
+            "conversation.item.input_audio_transcription.delta",
+            item_id=user, content_index=0, delta=word + " ",
+        )
+        for word in ("What's", "the", "weather", "in", "Oslo?")
+    ]
+    frames.append(
+        frame(
+            "conversation.item.input_audio_transcription.completed",
+            item_id=user, content_index=0, transcript="What's the weather in Oslo?",
+            usage={"type": "tokens", "total_tokens": 22, "input_tokens": 13,
+                   "input_token_details": {"text_tokens": 0, "audio_tokens": 13},
+                   "output_tokens": 9},
+        )
+    )
+    in_progress = {**out_item, "status": "in_progress", "content": []}
+    frames += [
+        frame("response.output_item.added", response_id=resp, output_index=0, item=in_progress),
+        frame("conversation.item.added", previous_item_id=user, item=in_progress),
+        frame(
+            "response.content_part.added", **stream,
+            part={"type": "audio", "transcript": ""},
+        ),
+    ]
+    for i in range(max(audio_deltas, transcript_deltas)):
+        if i < transcript_deltas:
+            delta = words[i % len(words)] + (" " if i + 1 < transcript_deltas else "")
+            frames.append(frame("response.output_audio_transcript.delta", **stream, delta=delta))
+        if i < audio_deltas:
+            frames.append(frame("response.output_audio.delta", **stream, delta=audio_text))
+    frames += [
+        frame("response.output_audio.done", **stream),
+        frame("response.output_audio_transcript.done", **stream, transcript=spoken),
+        frame(
+            "response.content_part.done", **stream,
+            part={"type": "audio", "transcript": spoken},
+        ),
+        frame("response.output_item.done", response_id=resp, output_index=0, item=out_item),
+        frame("conversation.item.done", previous_item_id=user, item=out_item),
+        frame("response.done", response=_response("completed", [out_item], usage)),
+        frame(
+            "rate_limits.updated",
+            rate_limits=[
+                {"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 60},
+                {"name": "tokens", "limit": 50000, "remaining": 49747, "reset_seconds": 0.3},
+            ],
+        ),
+    ]
+    return frames
+
+
+def event_mix(n: int) -> list[str]:
+    """``n`` frames: voice turns repeated (the last one cut short)."""
+    turn = voice_turn()
+    return [turn[i % len(turn)] for i in range(n)]
+
+
+def sdk_parser() -> Callable[[str], object] | None:
+    """The SDK's ``parse_event`` logic, or ``None`` when ``openai`` is not installed."""
+    try:
+        from openai._models import construct_type_unchecked
+        from openai.types.realtime import RealtimeServerEvent
+    except ImportError:
+        return None
+
+    def parse_event(data: str) -> object:
+        return construct_type_unchecked(value=json.loads(data), type_=cast(Any, RealtimeServerEvent))
+
+    return parse_event
+
+
+def _rate(decode: Callable[[str], object], frames: list[str]) -> float:
+    start = time.perf_counter()
+    for data in frames:
+        decode(data)
+    return len(frames) / (time.perf_counter() - start)
+
+
+def run(n: int = 20_000, rounds: int = 7) -> dict[str, float | None]:
+    """Median events/s of both decoders over ``rounds`` rounds of ``n`` frames, and the ratio."""
+    frames = event_mix(n)
+    sdk = sdk_parser()
+    ours: list[float] = []
+    theirs: list[float] = []
+    for i in range(rounds):
+        if sdk is not None and i % 2:
+            theirs.append(_rate(sdk, frames))
+        ours.append(_rate(ev.decode, frames))
+        if sdk is not None and not i % 2:
+            theirs.append(_rate(sdk, frames))
+    rx = statistics.median(ours)
+    base = statistics.median(theirs) if theirs else None
+    return {"rxrealtime": rx, "sdk": base, "ratio": rx / base if base else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000, help="frames per round")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds (medians are printed)")
+    args = parser.parse_args()
+    turn = voice_turn()
+    audio = sum('"response.output_audio.delta"' in f for f in turn)
+    print(
+        f"voice turn: {len(turn)} frames ({audio} audio deltas of {AUDIO_DELTA_BYTES} PCM bytes); "
+        f"{args.events} frames x {args.rounds} rounds"
+    )
+    result = run(args.events, args.rounds)
+    print(f"rxrealtime ev.decode      {result['rxrealtime']:>12,.0f} events/s (median)")
+    if result["sdk"] is None:
+        print("openai SDK parse_event    (openai not installed)")
+        return
+    print(f"openai SDK parse_event    {result['sdk']:>12,.0f} events/s (median)")
+    print(f"ratio rxrealtime/SDK      {result['ratio']:>12.1f}x")
+
+
+if __name__ == "__main__":
+    main()

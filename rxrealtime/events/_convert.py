@@ -1,0 +1,366 @@
+"""The one converter: structuring (wire dict -> class) and unstructuring (class -> wire dict).
+
+A single :class:`cattrs.Converter` holds a structure and an unstructure hook for every class of
+the events package. The hooks are generated once, at import, from the classes' field types (a
+small ``exec``-compiled function per class, the technique attrs and cattrs use themselves), so
+decoding a frame is one dict lookup on ``type`` plus one call with no per-field dispatch.
+
+Two structuring modes (the policy is explained in :mod:`rxrealtime.events.codec`):
+
+* **strict** (top-level events): a declared scalar field that is missing while required, or
+  present with the wrong JSON type, raises :class:`InvalidField` naming the field.
+* **lenient** (everything nested, and the nested fields of events): a value that does not fit
+  becomes ``None`` and is kept, as received, in the owner's ``extra`` under its own key.
+
+Both modes keep unknown keys in ``extra``. A field absent from the wire is ``None`` (never the
+class default, so ``to_dict`` gives back what was received). Sequences become tuples.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, Union
+
+import attrs
+import cattrs
+
+from rxrealtime.events._base import EMPTY, Model
+
+__all__ = ["BAD", "InvalidField", "converter", "make_dispatcher", "register", "structurer"]
+
+
+class InvalidField(Exception):
+    """A top-level scalar field of a known event is missing or has the wrong JSON type."""
+
+
+class _Sentinel:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+MISSING: Final = _Sentinel("MISSING")
+BAD: Final = _Sentinel("BAD")
+"""Returned by a lenient converter for a value that does not fit."""
+
+converter: Final = cattrs.Converter()
+"""The package's one converter; every hook on it is registered in this module at import."""
+
+Conv = Callable[[Any], Any]
+_SCALARS: Final = (str, int, float, bool)
+_JSON_NAMES: Final = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    dict: "an object",
+    list: "an array",
+    type(None): "null",
+}
+
+
+def _describe(value: Any) -> str:
+    kind = _JSON_NAMES.get(type(value), type(value).__name__)
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{kind} {text}" if value is not None else kind
+
+
+def _expected(kinds: tuple[type, ...]) -> str:
+    return " or ".join(_JSON_NAMES[k] for k in kinds)
+
+
+# -- scalar checks ---------------------------------------------------------------------------
+
+
+def _fits(value: Any, kinds: tuple[type, ...]) -> bool:
+    if value.__class__ is bool:
+        return bool in kinds
+    return isinstance(value, kinds)
+
+
+def _scalar_slow(name: str, kinds: tuple[type, ...], required: bool, strict: bool) -> Conv:
+    """The slow path of a scalar field: absence, null, int-for-float, and mismatches."""
+    wants_float = float in kinds and int not in kinds
+
+    def slow(value: Any) -> Any:
+        if value is MISSING or value is None:
+            if required:
+                got = "missing" if value is MISSING else "null"
+                raise InvalidField(f"required field {name!r} is {got}")
+            return None
+        if _fits(value, kinds):
+            return value
+        if wants_float and value.__class__ is int:
+            return float(value)
+        if strict:
+            raise InvalidField(
+                f"field {name!r} must be {_expected(kinds)}, got {_describe(value)}"
+            )
+        return BAD
+
+    return slow
+
+
+# -- nested conversions ----------------------------------------------------------------------
+
+_structurers: dict[type, Conv] = {}
+"""Lenient structure function for each class (or union base), built on first need."""
+
+
+def structurer(cls: type) -> Conv:
+    """The lenient converter for ``cls``: a dict -> an instance, anything else -> :data:`BAD`."""
+    found = _structurers.get(cls)
+    if found is None:
+        found = _structurers[cls] = _build_structure(cls, strict=False)
+    return found
+
+
+def make_dispatcher(base: type, pick: Callable[[Mapping[str, Any]], type]) -> None:
+    """Decode values of the field type ``base`` with the class ``pick(value)`` chooses."""
+
+    def dispatch(value: Any) -> Any:
+        if value.__class__ is not dict:
+            return BAD
+        cls = pick(value)
+        return base_structure(value) if cls is base else structurer(cls)(value)
+
+    base_structure = _build_structure(base, strict=False)
+    _structurers[base] = dispatch
+
+
+def _sequence(element: Conv) -> Conv:
+    def convert(value: Any) -> Any:
+        if value.__class__ is not list:
+            return BAD
+        out = tuple([element(item) for item in value])
+        return BAD if BAD in out else out
+
+    return convert
+
+
+def _mapping(value: Any) -> Any:
+    return value if value.__class__ is dict else BAD
+
+
+def _any(value: Any) -> Any:
+    return value
+
+
+def _union(kinds: tuple[type, ...], nested: list[Conv]) -> Conv:
+    """``str | SomeModel`` and the like: scalars as they are, objects by the nested converter."""
+
+    def convert(value: Any) -> Any:
+        if kinds and _fits(value, kinds):
+            return value
+        for conv in nested:
+            result = conv(value)
+            if result is not BAD:
+                return result
+        return BAD
+
+    return convert
+
+
+def _split(tp: Any) -> tuple[bool, list[Any]]:
+    """(nullable, the other members) of a possibly-optional type."""
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        members = list(typing.get_args(tp))
+        nullable = type(None) in members
+        return nullable, [m for m in members if m is not type(None)]
+    return False, [tp]
+
+
+def _nested_conv(tp: Any) -> Conv:
+    """The lenient converter for one non-scalar field type."""
+    if tp is Any:
+        return _any
+    _, members = _split(tp)
+    if len(members) > 1:
+        kinds = tuple(m for m in members if m in _SCALARS)
+        nested = [_nested_conv(m) for m in members if m not in _SCALARS]
+        return _union(kinds, nested)
+    (tp,) = members
+    origin = typing.get_origin(tp)
+    if origin in (Sequence, tuple, list):
+        (element,) = typing.get_args(tp)[:1]
+        if element in _SCALARS:
+            return _sequence(_scalar_slow("item", (element,), False, False))
+        return _sequence(_nested_conv(element))
+    if origin in (Mapping, dict):
+        return _mapping
+    if attrs.has(tp):
+        return structurer(tp)
+    if tp in _SCALARS:
+        return _scalar_slow("item", (tp,), False, False)
+    raise TypeError(f"no converter for field type {tp!r}")  # a bug in a class definition
+
+
+# -- generated structure functions -----------------------------------------------------------
+
+
+def _build_structure(cls: type, *, strict: bool) -> Conv:
+    """Compile ``structure(d) -> cls`` for one class (lenient ones return :data:`BAD` for a
+    non-dict).
+
+    The keys an event nearly always has (``type``, ``event_id`` and the required fields) are
+    read in one ``try`` block of plain subscripts; the others with ``d.get``. A scalar of
+    exactly the right type costs one class identity test. Keys the class does not declare, and
+    (lenient fields) values that do not fit, go to ``extra``. The instance is filled through
+    its slot descriptors (the classes have no validators or converters, so this is what their
+    ``__init__`` would do, at half the cost). Everything the code refers to is bound as a
+    default argument, so it runs on local variables only.
+    """
+    if "extra" not in attrs.fields_dict(cls):
+        raise TypeError(f"{cls.__name__} has no 'extra' field")  # a bug in a class definition
+    fields = [f for f in attrs.fields(cls) if f.name != "extra"]
+    hints = typing.get_type_hints(cls)
+    known = frozenset(f.name for f in fields)
+    ns: dict[str, Any] = {
+        "_cls": cls,
+        "_new": object.__new__,
+        "_M": MISSING,
+        "_BAD": BAD,
+        "_EMPTY": EMPTY,
+        "_KNOWN": known,
+        "_extra": _extra,
+    }
+    nullable_of = {f.name: _split(hints[f.name]) for f in fields}
+    required = {
+        f.name
+        for f in fields
+        if strict and not nullable_of[f.name][0] and f.default is attrs.NOTHING
+    }
+    eager = [f.name for f in fields if strict and (f.name in required or f.name in _EAGER)]
+    lazy = [f.name for f in fields if f.name not in eager]
+    var = {f.name: f"v{i}" for i, f in enumerate(fields)}
+
+    body = ["    bad = None"]
+    if not strict:
+        body.insert(0, "    if d.__class__ is not dict:\n        return _BAD")
+    if eager:
+        body.append("    try:")
+        body += [f"        {var[n]} = d[{n!r}]" for n in eager]
+        body.append(f"        n = {len(eager)}")
+        body.append("    except KeyError:")
+        body += [f"        {var[n]} = d.get({n!r}, _M)" for n in eager]
+        body.append(f"        n = {' + '.join(f'({var[n]} is not _M)' for n in eager)}")
+    else:
+        body.append("    n = 0")
+    if lazy:
+        body.append("    get = d.get")
+        for n in lazy:
+            body.append(f"    {var[n]} = get({n!r}, _M)")
+            body.append(f"    if {var[n]} is not _M:")
+            body.append("        n += 1")
+    for i, field in enumerate(fields):
+        name, v = field.name, var[field.name]
+        _, members = nullable_of[name]
+        if all(m in _SCALARS for m in members):
+            kinds = tuple(members)
+            ns[f"_slow{i}"] = _scalar_slow(name, kinds, name in required, strict)
+            if len(kinds) == 1:
+                ns[f"_t{i}"] = kinds[0]
+                body.append(f"    if {v}.__class__ is not _t{i}:")
+                body.append(f"        {v} = _slow{i}({v})")
+            else:
+                body.append(f"    {v} = _slow{i}({v})")
+            check_bad = not strict
+        else:
+            ns[f"_conv{i}"] = _nested_conv(hints[name])
+            body.append(f"    if {v} is _M:")
+            body.append(f"        {v} = None")
+            body.append(f"    elif {v} is not None:")
+            body.append(f"        {v} = _conv{i}({v})")
+            check_bad = True
+        if check_bad:
+            body.append(f"    if {v} is _BAD:")
+            body.append(f"        bad = {{**(bad or {{}}), {name!r}: d[{name!r}]}}")
+            body.append(f"        {v} = None")
+    body.append("    o = _new(_cls)")
+    slots = {**{f.name: f.name for f in fields}, "extra": "extra"}
+    for i, name in enumerate(slots):
+        ns[f"_set{i}"] = getattr(cls, name).__set__
+        if name != "extra":
+            body.append(f"    _set{i}(o, {var[name]})")
+        else:
+            body.append("    if bad is None and n == len(d):")
+            body.append(f"        _set{i}(o, _EMPTY)")
+            body.append("    else:")
+            body.append(f"        _set{i}(o, _extra(d, _KNOWN, bad))")
+    body.append("    return o")
+    params = ", ".join(f"{k}={k}" for k in ns)
+    source = "\n".join([f"def structure(d, *, {params}):", *body])
+    exec(source, ns)  # generated from our own class definitions
+    fn: Conv = ns["structure"]
+    return fn
+
+
+_EAGER: Final = frozenset({"type", "event_id"})
+"""Fields read in the ``try`` block of an event's structure function besides required ones."""
+
+
+def _extra(d: dict[str, Any], known: frozenset[str], bad: dict[str, Any] | None) -> dict[str, Any]:
+    extra = {k: v for k, v in d.items() if k not in known}
+    if bad:
+        extra.update(bad)
+    return extra
+
+
+# -- generated unstructure functions ---------------------------------------------------------
+
+
+def unstructure_any(value: Any) -> Any:
+    """Any value -> plain JSON data (models become wire dicts, sequences lists)."""
+    if isinstance(value, Model):
+        return converter.unstructure(value)
+    if isinstance(value, list | tuple):
+        return [unstructure_any(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: unstructure_any(v) for k, v in value.items()}
+    return value
+
+
+def _build_unstructure(cls: type) -> Conv:
+    """Compile ``unstructure(obj) -> dict``: ``type`` first, ``None`` fields left out,
+    ``extra`` merged back last."""
+    fields = attrs.fields(cls)
+    hints = typing.get_type_hints(cls)
+    ns: dict[str, Any] = {"_un": unstructure_any}
+    order = sorted(fields, key=lambda f: f.name != "type")
+    lines = ["def unstructure(o):", "    d = {}"]
+    for field in order:
+        name = field.name
+        if name == "extra":
+            continue
+        _, members = _split(hints[name])
+        plain = all(m in _SCALARS for m in members)
+        lines.append(f"    v = o.{name}")
+        lines.append("    if v is not None:")
+        lines.append(f"        d[{name!r}] = {'v' if plain else '_un(v)'}")
+    if "extra" in attrs.fields_dict(cls):
+        lines.append("    if o.extra:")
+        lines.append("        for k, v in o.extra.items():")
+        lines.append("            d[k] = _un(v)")
+    lines.append("    return d")
+    exec("\n".join(lines), ns)  # generated from our own class definitions
+    fn: Conv = ns["unstructure"]
+    return fn
+
+
+# -- registration ----------------------------------------------------------------------------
+
+
+def register(cls: type, *, strict: bool) -> Conv:
+    """Register ``cls`` on the converter; return its (strict or lenient) structure function."""
+    structure = _build_structure(cls, strict=strict) if strict else structurer(cls)
+    converter.register_structure_hook(cls, lambda value, _: structure(value))
+    converter.register_unstructure_hook(cls, _build_unstructure(cls))
+    return structure

@@ -1,0 +1,310 @@
+"""Frames in, events out: :func:`decode` (never raises) and :func:`encode` / :func:`to_dict`.
+
+Leniency policy
+===============
+
+Every frame gives exactly one :class:`~rxrealtime.events.ServerEvent`, and :func:`decode`
+never raises. Where the line between "usable event" and :class:`InvalidEvent` falls:
+
+1. **Not an event at all** -> :class:`InvalidEvent` (``type`` None, ``raw`` the input,
+   ``error`` saying why): bytes that are not UTF-8, text that is not JSON, JSON that is not an
+   object, an object without a string ``type``.
+2. **A string** ``type`` **we do not know** -> :class:`UnknownEvent` with the whole object in
+   ``raw``. New server events never break a session.
+3. **A known type whose own scalar fields do not hold** -> :class:`InvalidEvent` naming the
+   field, e.g. ``response.output_text.delta: field 'delta' must be a string, got an integer
+   123``. These are the fields consumers rely on without checking (``delta``, ``item_id``,
+   ``output_index``, ...): a required one that is missing or null, or any declared scalar of
+   the wrong JSON type. An integer where a number is expected is accepted (as ``float``); a
+   boolean is never an integer.
+4. **Everything nested is best effort.** Resources inside an event (``response``, ``item``,
+   ``session``, ``part``, ``usage``, ``error``, list elements, ...) are decoded field by field;
+   a value that does not fit its declared type (a string such as ``"[Object]"`` where an object
+   belongs, a list with an element of the wrong kind, a wrong scalar inside) becomes ``None``
+   and is kept, exactly as received, in the ``extra`` of the object that holds it. The event
+   itself stays usable, and consumers already check nested resources for ``None``.
+5. **Unknown keys** go to ``extra`` at every level; **unknown enum values** (statuses,
+   reasons, formats, voices) are plain strings and kept as received; an item or content part
+   of an unknown kind becomes :class:`~rxrealtime.events.UnknownItem` /
+   :class:`~rxrealtime.events.UnknownContent`, an unknown format/turn detection/tool/session
+   kind the base class of its family, each with its fields in ``extra``.
+6. **Beta frames** decode to the GA classes: the six renamed stream events by alias
+   (``type`` keeps the beta string), beta-shaped sessions and responses with their flat keys
+   (``modalities``, ``voice``, ``output_audio_format``, ...) in ``extra``, beta content
+   ``"text"``/``"audio"`` as :class:`~rxrealtime.events.OutputText` /
+   :class:`~rxrealtime.events.OutputAudio`.
+
+Round trip: ``to_dict(decode(frame))`` equals the frame's object with its ``null`` values left
+out (``None`` means "not set" throughout; ``extra`` is merged back, so nothing else is lost).
+
+Encoding: :func:`encode` writes compact JSON (orjson) for a client event, any other event
+class, or a plain mapping. ``None`` fields are left out (``"event_id": null`` is never sent);
+a mapping is written as given except that its top-level ``None`` values are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
+
+from rxrealtime.events import client, items, resources, response, server, session
+from rxrealtime.events._base import ClientEvent, InvalidEvent, Model, ServerEvent, UnknownEvent
+from rxrealtime.events._convert import (
+    InvalidField,
+    converter,
+    make_dispatcher,
+    register,
+    unstructure_any,
+)
+
+__all__ = ["decode", "encode", "from_dict", "to_dict"]
+
+
+# -- dispatch of the nested families ---------------------------------------------------------
+
+_ROLES: Final = {
+    "system": items.SystemMessage,
+    "user": items.UserMessage,
+    "assistant": items.AssistantMessage,
+}
+_ITEMS: Final[dict[Any, type]] = {
+    "function_call": items.FunctionCall,
+    "function_call_output": items.FunctionCallOutput,
+    "mcp_approval_request": items.McpApprovalRequest,
+    "mcp_approval_response": items.McpApprovalResponse,
+    "mcp_list_tools": items.McpListTools,
+    "mcp_call": items.McpToolCall,
+    "item_reference": items.ItemReference,
+}
+
+
+def _pick_item(value: Mapping[str, Any]) -> type:
+    kind = value.get("type")
+    if kind == "message":
+        role = value.get("role")
+        return _ROLES.get(role, items.UnknownItem) if isinstance(role, str) else items.UnknownItem
+    return _ITEMS.get(kind, items.UnknownItem) if isinstance(kind, str) else items.UnknownItem
+
+
+def _by_type(table: Mapping[str, type], default: type) -> Any:
+    def pick(value: Mapping[str, Any]) -> type:
+        kind = value.get("type")
+        return table.get(kind, default) if isinstance(kind, str) else default
+
+    return pick
+
+
+def _register_families() -> None:
+    make_dispatcher(items.ConversationItem, _pick_item)
+    families: list[tuple[type, Mapping[str, type], type]] = [
+        (
+            items.ContentPart,
+            {
+                "input_text": items.InputText,
+                "input_audio": items.InputAudio,
+                "input_image": items.InputImage,
+                "output_text": items.OutputText,
+                "output_audio": items.OutputAudio,
+                "text": items.OutputText,
+                "audio": items.OutputAudio,
+            },
+            items.UnknownContent,
+        ),
+        (
+            session.AudioFormat,
+            {"audio/pcm": session.AudioPCM, "audio/pcmu": session.AudioPCMU,
+             "audio/pcma": session.AudioPCMA},
+            session.AudioFormat,
+        ),
+        (
+            session.TurnDetection,
+            {"server_vad": session.ServerVad, "semantic_vad": session.SemanticVad},
+            session.TurnDetection,
+        ),
+        (
+            session.Tool,
+            {"function": session.FunctionTool, "mcp": session.McpTool},
+            session.Tool,
+        ),
+        (
+            session.ToolChoice,
+            {"function": session.ToolChoiceFunction, "mcp": session.ToolChoiceMcp},
+            session.ToolChoice,
+        ),
+        (
+            resources.TranscriptionUsage,
+            {
+                "tokens": resources.TranscriptionUsageTokens,
+                "duration": resources.TranscriptionUsageDuration,
+            },
+            resources.TranscriptionUsage,
+        ),
+    ]
+    for base, table, default in families:
+        make_dispatcher(base, _by_type(table, default))
+
+    sessions = {
+        "realtime": session.RealtimeSessionConfig,
+        "transcription": session.TranscriptionSessionConfig,
+    }
+
+    def pick_session(value: Mapping[str, Any]) -> type:
+        kind = value.get("type")
+        if kind is None:  # beta: flat session objects have no type
+            return session.RealtimeSessionConfig
+        return sessions.get(kind, session.SessionConfig) if isinstance(kind, str) else (
+            session.SessionConfig
+        )
+
+    make_dispatcher(session.SessionConfig, pick_session)
+
+
+def _model_classes() -> list[type]:
+    found: list[type] = []
+    for module in (items, session, resources, response, client):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if isinstance(obj, type) and issubclass(obj, Model):
+                found.append(obj)
+    return found
+
+
+_register_families()
+for _cls in _model_classes():
+    register(_cls, strict=issubclass(_cls, ClientEvent))
+
+_STRICT: Final = {
+    cls: register(cls, strict=True) for cls in set(server.SERVER_EVENT_TYPES.values())
+}
+_DECODERS: Final = {wire: _STRICT[cls] for wire, cls in server.SERVER_EVENT_TYPES.items()}
+"""Wire type -> compiled strict structure function, for every server type (aliases too)."""
+
+
+def _unknown_to_dict(event: UnknownEvent) -> dict[str, Any]:
+    return dict(event.raw)
+
+
+def _invalid_to_dict(event: InvalidEvent) -> dict[str, Any]:
+    raw = event.raw
+    if isinstance(raw, str | bytes | bytearray | memoryview):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raw = None
+    if isinstance(raw, dict):
+        return raw
+    raise ValueError(f"this InvalidEvent has no wire object ({event.error})")
+
+
+converter.register_unstructure_hook(UnknownEvent, _unknown_to_dict)
+converter.register_unstructure_hook(InvalidEvent, _invalid_to_dict)
+
+_UNSTRUCTURE: Final = {
+    cls: converter.get_unstructure_hook(cls)
+    for cls in [*_model_classes(), *server.SERVER_EVENT_TYPES.values(), UnknownEvent, InvalidEvent]
+}
+
+
+# -- the public codec ------------------------------------------------------------------------
+
+_loads: Final = orjson.loads
+_JSONDecodeError: Final = orjson.JSONDecodeError
+
+
+def decode(frame: str | bytes) -> ServerEvent:
+    """Decode one frame from the server into an event. Never raises.
+
+    ``frame`` is the text frame (``str``) or a binary frame (``bytes``, accepted when it holds
+    UTF-8 JSON). The result is the event's class for a known ``type`` (beta names included),
+    :class:`UnknownEvent` for an unknown one, and :class:`InvalidEvent` for anything that is
+    not a usable event; see the module docstring for exactly where the line falls. Pure and
+    thread-safe: no state is kept between calls.
+    """
+    try:
+        obj = _loads(frame)
+    except _JSONDecodeError as exc:
+        what = "not valid JSON" if isinstance(frame, str) else "binary frame is not UTF-8 JSON"
+        return InvalidEvent(raw=frame, error=f"{what}: {exc}")
+    except Exception as exc:  # not str/bytes at all: still one event, never an exception
+        return InvalidEvent(raw=frame, error=f"cannot decode a {type(frame).__name__}: {exc}")
+    return _decode_object(obj, frame)
+
+
+def from_dict(obj: Any) -> ServerEvent:
+    """Decode an already-parsed JSON value (e.g. a recording's ``event``). Never raises.
+
+    Same rules as :func:`decode`; an :class:`InvalidEvent`'s ``raw`` is ``obj`` itself.
+    """
+    return _decode_object(obj, obj)
+
+
+def _decode_object(obj: Any, raw: Any) -> ServerEvent:
+    if obj.__class__ is not dict:
+        return InvalidEvent(raw=raw, error=f"expected a JSON object, got {_json_kind(obj)}")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        what = "missing" if "type" not in obj else f"not a string ({_json_kind(kind)})"
+        return InvalidEvent(raw=raw, error=f"the event's 'type' is {what}")
+    structure = _DECODERS.get(kind)
+    if structure is None:
+        return UnknownEvent(type=kind, event_id=_event_id(obj), raw=obj)
+    try:
+        event: ServerEvent = structure(obj)
+    except InvalidField as exc:
+        return InvalidEvent(type=kind, event_id=_event_id(obj), raw=raw, error=f"{kind}: {exc}")
+    except Exception as exc:  # a bug of ours must still not end the session
+        return InvalidEvent(
+            type=kind, event_id=_event_id(obj), raw=raw, error=f"{kind}: cannot decode ({exc!r})"
+        )
+    return event
+
+
+def _event_id(obj: dict[str, Any]) -> str | None:
+    value = obj.get("event_id")
+    return value if isinstance(value, str) else None
+
+
+def _json_kind(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def to_dict(event: ServerEvent | ClientEvent | Model) -> dict[str, Any]:
+    """The wire object of any event (or nested resource): wire names, ``type`` first, ``None``
+    fields left out, ``extra`` merged back. :class:`UnknownEvent` gives its ``raw`` object; an
+    :class:`InvalidEvent` gives the object it was decoded from, or raises ``ValueError`` when the
+    frame was not a JSON object."""
+    hook = _UNSTRUCTURE.get(type(event))
+    if hook is None:
+        if not isinstance(event, Model):
+            raise TypeError(f"not an rxrealtime event: {type(event).__name__}")
+        hook = converter.get_unstructure_hook(type(event))
+    result: dict[str, Any] = hook(event)
+    return result
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Model):
+        return to_dict(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"cannot encode a {type(value).__name__} as JSON")
+
+
+def encode(event: ClientEvent | ServerEvent | Mapping[str, Any]) -> str:
+    """The compact wire JSON of a client event (or any event class, or a plain mapping).
+
+    ``None`` fields are left out. A mapping may hold event classes (they are written as their
+    wire objects); its top-level ``None`` values are dropped. Raises ``TypeError`` for anything
+    that is neither an event nor a mapping, or holds values JSON cannot represent.
+    """
+    if isinstance(event, Model):
+        data: Any = to_dict(event)
+    elif isinstance(event, Mapping):
+        data = {k: unstructure_any(v) for k, v in event.items() if v is not None}
+    else:
+        raise TypeError(f"cannot encode a {type(event).__name__}; expected an event or a mapping")
+    return orjson.dumps(data, default=_default).decode()

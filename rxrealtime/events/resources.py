@@ -1,0 +1,110 @@
+"""Small resources shared by several events: errors, rate limits, the conversation, and the
+input-audio transcription details (usage, log-probabilities, languages)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rxrealtime.events._base import EMPTY, Model, model
+
+__all__ = [
+    "Conversation",
+    "LogProb",
+    "RateLimit",
+    "RealtimeError",
+    "TranscriptionInputTokenDetails",
+    "TranscriptionLanguage",
+    "TranscriptionUsage",
+    "TranscriptionUsageDuration",
+    "TranscriptionUsageTokens",
+]
+
+
+@model
+class RealtimeError(Model):
+    """An error the server reports: ``type`` (e.g. ``invalid_request_error``), ``code``
+    (e.g. ``invalid_value``), ``message``, the offending ``param`` and the client ``event_id``
+    that caused it. Also used for ``response.status_details.error`` and transcription failures.
+    """
+
+    type: str | None = None
+    code: str | None = None
+    message: str | None = None
+    param: str | None = None
+    event_id: str | None = None
+    extra: Mapping[str, Any] = EMPTY
+
+
+@model
+class RateLimit(Model):
+    """One rate limit (``requests`` or ``tokens``) and when it resets."""
+
+    name: str | None = None
+    limit: int | None = None
+    remaining: int | None = None
+    reset_seconds: float | None = None
+    extra: Mapping[str, Any] = EMPTY
+
+
+@model
+class Conversation(Model):
+    """The conversation a session holds."""
+
+    id: str | None = None
+    object: str | None = None
+    extra: Mapping[str, Any] = EMPTY
+
+
+@model
+class TranscriptionUsage(Model):
+    """Base of the transcription usage kinds; an unknown ``type`` decodes to this base."""
+
+    type: str | None = None
+    extra: Mapping[str, Any] = EMPTY
+
+
+@model
+class TranscriptionInputTokenDetails(Model):
+    """How the transcription's input tokens split into text and audio."""
+
+    text_tokens: int | None = None
+    audio_tokens: int | None = None
+    extra: Mapping[str, Any] = EMPTY
+
+
+@model
+class TranscriptionUsageTokens(TranscriptionUsage):
+    """Usage of a token-billed transcription model (``type="tokens"``)."""
+
+    type: str | None = "tokens"
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    input_token_details: TranscriptionInputTokenDetails | None = None
+
+
+@model
+class TranscriptionUsageDuration(TranscriptionUsage):
+    """Usage of a duration-billed transcription model (``type="duration"``)."""
+
+    type: str | None = "duration"
+    seconds: float | None = None
+
+
+@model
+class LogProb(Model):
+    """The log-probability of one transcribed token (``bytes`` are its UTF-8 bytes)."""
+
+    token: str | None = None
+    logprob: float | None = None
+    bytes: Sequence[int] | None = None
+    extra: Mapping[str, Any] = EMPTY
+
+
+@model
+class TranscriptionLanguage(Model):
+    """A language detected in the input audio (``code`` such as ``"en"``)."""
+
+    code: str | None = None
+    extra: Mapping[str, Any] = EMPTY
