@@ -1,11 +1,46 @@
 """rxrealtime: the OpenAI Realtime API as a reactivex Observable of typed, immutable events.
 
-The layers and the policies the code follows are described in the project's DESIGN notes;
-the public surface is listed in ``__all__`` and checked by the test-suite.
+::
+
+    import rxrealtime as rr
+    from rxrealtime import events as ev, operators as ops
+
+    async with rr.connect(model="gpt-realtime") as session:
+        session.events.pipe(ops.text_only()).subscribe(print)
+        await session.send(ev.ConversationItemCreate.user_text("Hello"))
+        await session.send(ev.ResponseCreate())
+
+The layers and the policies the code follows (errors are data until fatal, a subscriber cannot
+hurt the session, nothing is silently lost, on_next on the loop's thread, notebooks never
+blocked, secrets never shown) are stated in the module docstrings of each layer.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+from rxrealtime import errors, events, operators, scheduling, sinks
+from rxrealtime.replay import Record, ReplaySession, replay, replay_records, replay_session
+from rxrealtime.scheduling import LoopScheduler, observe_on_thread, to_async_iterable
+from rxrealtime.session import RealtimeSession, SessionStatistics, connect, from_sdk_connection
+
+__all__ = [
+    "LoopScheduler",
+    "RealtimeSession",
+    "Record",
+    "ReplaySession",
+    "SessionStatistics",
+    "__version__",
+    "connect",
+    "errors",
+    "events",
+    "from_sdk_connection",
+    "observe_on_thread",
+    "operators",
+    "replay",
+    "replay_records",
+    "replay_session",
+    "scheduling",
+    "sinks",
+    "to_async_iterable",
+]
