@@ -682,19 +682,25 @@ def to_async_iterable(
 # awaiting
 
 
-async def _collect(
+def _collect(
     source: reactivex.Observable[_T], keep: Literal["first", "last", "all"]
-) -> list[_T]:
-    """Subscribe on the running loop and wait for completion (or the first value)."""
+) -> asyncio.Future[list[_T]]:
+    """Subscribe to ``source`` now, on the running loop, and return a future of its values.
+
+    The subscription is made before this returns, so a hot source (``session.events``) cannot
+    deliver the awaited event in the gap between the call and the ``await``. The subscription is
+    disposed when the future settles, and cancelling the future disposes it too (as a
+    done-callback, so on the loop's next turns).
+    """
     loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
+    done: asyncio.Future[list[_T]] = loop.create_future()
     values: list[_T] = []
 
     def settle(error: Exception | None) -> None:
         if done.done():
             return
         if error is None:
-            done.set_result(None)
+            done.set_result(values)
         else:
             done.set_exception(error)
 
@@ -706,7 +712,7 @@ async def _collect(
             return
         values.append(value)
         if keep == "first":
-            done.set_result(None)
+            done.set_result(values)
 
     def on_loop(fn: Callable[..., None], *args: Any) -> None:
         if _running_loop() is loop:
@@ -720,11 +726,31 @@ async def _collect(
         lambda: on_loop(settle, None),
         scheduler=LoopScheduler.for_loop(loop),
     )
-    try:
-        await done
-    finally:
-        subscription.dispose()
-    return values
+    done.add_done_callback(lambda _: subscription.dispose())
+    return done
+
+
+def _pick_one(future: asyncio.Future[list[_T]], default: Any) -> asyncio.Future[_T]:
+    """A future of the single value ``future`` collects (or ``default``); cancelling it
+    cancels ``future`` and so disposes the subscription."""
+    result: asyncio.Future[_T] = future.get_loop().create_future()
+
+    def transfer(source: asyncio.Future[list[_T]]) -> None:
+        if result.done():
+            return
+        if source.cancelled():
+            result.cancel()
+        elif (error := source.exception()) is not None:
+            result.set_exception(error)
+        else:
+            try:
+                result.set_result(_one(source.result(), default))
+            except SequenceContainsNoElementsError as empty:
+                result.set_exception(empty)
+
+    future.add_done_callback(transfer)
+    result.add_done_callback(lambda r: future.cancel() if r.cancelled() else None)
+    return result
 
 
 def _one(values: list[_T], default: Any) -> _T:
@@ -735,17 +761,23 @@ def _one(values: list[_T], default: Any) -> _T:
     return cast(_T, default)
 
 
-async def first(source: reactivex.Observable[_T], *, default: Any = _MISSING) -> _T:
-    """The first value of ``source``; ``default`` (or ``SequenceContainsNoElementsError``)
-    when it completes empty. Disposes the subscription once the value is there."""
-    return _one(await _collect(source, "first"), default)
+def first(source: reactivex.Observable[_T], *, default: Any = _MISSING) -> asyncio.Future[_T]:
+    """A future of the first value of ``source``; ``default`` (or
+    ``SequenceContainsNoElementsError``) when it completes empty.
+
+    Subscribes at call time (call it *before* sending the request whose answer you await)
+    and disposes the subscription once the value is there. Must be called on a running loop.
+    """
+    return _pick_one(_collect(source, "first"), default)
 
 
-async def last(source: reactivex.Observable[_T], *, default: Any = _MISSING) -> _T:
-    """The last value of ``source`` once it completes (see :func:`first` for ``default``)."""
-    return _one(await _collect(source, "last"), default)
+def last(source: reactivex.Observable[_T], *, default: Any = _MISSING) -> asyncio.Future[_T]:
+    """A future of the last value of ``source`` once it completes (subscribes at call time;
+    see :func:`first` for ``default``)."""
+    return _pick_one(_collect(source, "last"), default)
 
 
-async def to_list(source: reactivex.Observable[_T]) -> list[_T]:
-    """Every value of ``source``, once it completes; raises its error if it fails."""
-    return await _collect(source, "all")
+def to_list(source: reactivex.Observable[_T]) -> asyncio.Future[list[_T]]:
+    """A future of every value of ``source``, once it completes; fails with its error.
+    Subscribes at call time."""
+    return _collect(source, "all")

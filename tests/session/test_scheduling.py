@@ -104,6 +104,33 @@ async def test_first_disposes_and_cancellation_disposes() -> None:
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
+    await asyncio.sleep(0)  # disposal runs as the future's done-callback, on the next turn
+    assert subject.observers == []
+
+
+async def test_awaiting_helpers_subscribe_at_call_time_so_hot_values_are_not_missed() -> None:
+    # The usual pattern: ask for the answer, send the request, then await. A value pushed by a
+    # hot source between the call and the await must not be lost.
+    subject: Subject[int] = Subject()
+    answer = first(subject)
+    everything = to_list(subject)
+    final = last(subject)
+    assert len(subject.observers) == 3
+    subject.on_next(1)
+    subject.on_next(2)
+    subject.on_completed()
+    assert await answer == 1
+    assert await everything == [1, 2]
+    assert await final == 2
+    assert subject.observers == []
+
+
+async def test_cancelling_first_disposes_its_subscription() -> None:
+    subject: Subject[int] = Subject()
+    answer = first(subject)
+    answer.cancel()
+    for _ in range(2):  # cancellation reaches the collecting future, then its subscription
+        await asyncio.sleep(0)
     assert subject.observers == []
 
 
