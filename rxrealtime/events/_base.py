@@ -77,7 +77,7 @@ class ServerEvent(Model):
 
     type: str | None
     event_id: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -86,7 +86,7 @@ class ClientEvent(Model):
 
     type: str
     event_id: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model

@@ -28,7 +28,15 @@ import cattrs
 
 from rxrealtime.events._base import EMPTY, Model
 
-__all__ = ["BAD", "InvalidField", "converter", "make_dispatcher", "register", "structurer"]
+__all__ = [
+    "BAD",
+    "InvalidField",
+    "converter",
+    "make_dispatcher",
+    "register",
+    "structurer",
+    "unstructure_any",
+]
 
 
 class InvalidField(Exception):
@@ -50,9 +58,11 @@ BAD: Final = _Sentinel("BAD")
 """Returned by a lenient converter for a value that does not fit."""
 
 converter: Final = cattrs.Converter()
-"""The package's one converter; every hook on it is registered in this module at import."""
+"""The package's one converter; its hooks are registered once, when ``codec`` is imported."""
 
 Conv = Callable[[Any], Any]
+_EAGER: Final = frozenset({"type", "event_id"})
+"""Fields read in the ``try`` block of an event's structure function besides required ones."""
 _SCALARS: Final = (str, int, float, bool)
 _JSON_NAMES: Final = {
     str: "a string",
@@ -126,13 +136,17 @@ def structurer(cls: type) -> Conv:
 def make_dispatcher(base: type, pick: Callable[[Mapping[str, Any]], type]) -> None:
     """Decode values of the field type ``base`` with the class ``pick(value)`` chooses."""
 
+    chosen: dict[type, Conv] = {base: _build_structure(base, strict=False)}
+
     def dispatch(value: Any) -> Any:
         if value.__class__ is not dict:
             return BAD
         cls = pick(value)
-        return base_structure(value) if cls is base else structurer(cls)(value)
+        structure = chosen.get(cls)
+        if structure is None:
+            structure = chosen[cls] = structurer(cls)
+        return structure(value)
 
-    base_structure = _build_structure(base, strict=False)
     _structurers[base] = dispatch
 
 
@@ -210,101 +224,95 @@ def _build_structure(cls: type, *, strict: bool) -> Conv:
     """Compile ``structure(d) -> cls`` for one class (lenient ones return :data:`BAD` for a
     non-dict).
 
-    The keys an event nearly always has (``type``, ``event_id`` and the required fields) are
-    read in one ``try`` block of plain subscripts; the others with ``d.get``. A scalar of
-    exactly the right type costs one class identity test. Keys the class does not declare, and
-    (lenient fields) values that do not fit, go to ``extra``. The instance is filled through
-    its slot descriptors (the classes have no validators or converters, so this is what their
-    ``__init__`` would do, at half the cost). Everything the code refers to is bound as a
-    default argument, so it runs on local variables only.
+    The keys an event nearly always has (``type``, ``event_id`` and its required fields) are
+    read in one ``try`` block of plain subscripts, the others with ``d.get``. A value of exactly
+    the declared scalar type, or an absent optional one, costs one or two identity tests; only
+    anything else reaches the field's slow path. Keys the class does not declare, and (lenient
+    fields) values that do not fit, go to ``extra``. The instance is filled through its slot
+    descriptors (the classes have no validators or converters, so this is what their
+    ``__init__`` does, at half the cost). Everything the code refers to is bound as a default
+    argument, so it runs on local variables only.
     """
     if "extra" not in attrs.fields_dict(cls):
         raise TypeError(f"{cls.__name__} has no 'extra' field")  # a bug in a class definition
     fields = [f for f in attrs.fields(cls) if f.name != "extra"]
     hints = typing.get_type_hints(cls)
-    known = frozenset(f.name for f in fields)
     ns: dict[str, Any] = {
         "_cls": cls,
         "_new": object.__new__,
         "_M": MISSING,
         "_BAD": BAD,
         "_EMPTY": EMPTY,
-        "_KNOWN": known,
+        "_KNOWN": frozenset(f.name for f in fields),
         "_extra": _extra,
     }
-    nullable_of = {f.name: _split(hints[f.name]) for f in fields}
+    split = {f.name: _split(hints[f.name]) for f in fields}
     required = {
-        f.name
-        for f in fields
-        if strict and not nullable_of[f.name][0] and f.default is attrs.NOTHING
+        f.name for f in fields if strict and not split[f.name][0] and f.default is attrs.NOTHING
     }
     eager = [f.name for f in fields if strict and (f.name in required or f.name in _EAGER)]
     lazy = [f.name for f in fields if f.name not in eager]
     var = {f.name: f"v{i}" for i, f in enumerate(fields)}
 
-    body = ["    bad = None"]
-    if not strict:
-        body.insert(0, "    if d.__class__ is not dict:\n        return _BAD")
+    body = [] if strict else ["    if d.__class__ is not dict:", "        return _BAD"]
+    body.append("    bad = None")
     if eager:
         body.append("    try:")
         body += [f"        {var[n]} = d[{n!r}]" for n in eager]
-        body.append(f"        n = {len(eager)}")
+        body.append("        whole = True")
         body.append("    except KeyError:")
         body += [f"        {var[n]} = d.get({n!r}, _M)" for n in eager]
-        body.append(f"        n = {' + '.join(f'({var[n]} is not _M)' for n in eager)}")
-    else:
-        body.append("    n = 0")
+        body.append("        whole = False")
     if lazy:
         body.append("    get = d.get")
-        for n in lazy:
-            body.append(f"    {var[n]} = get({n!r}, _M)")
-            body.append(f"    if {var[n]} is not _M:")
-            body.append("        n += 1")
+        body += [f"    {var[n]} = get({n!r})" for n in lazy]
     for i, field in enumerate(fields):
         name, v = field.name, var[field.name]
-        _, members = nullable_of[name]
+        members = split[name][1]
         if all(m in _SCALARS for m in members):
-            kinds = tuple(members)
-            ns[f"_slow{i}"] = _scalar_slow(name, kinds, name in required, strict)
-            if len(kinds) == 1:
-                ns[f"_t{i}"] = kinds[0]
-                body.append(f"    if {v}.__class__ is not _t{i}:")
-                body.append(f"        {v} = _slow{i}({v})")
-            else:
-                body.append(f"    {v} = _slow{i}({v})")
+            ns[f"_slow{i}"] = _scalar_slow(name, tuple(members), name in required, strict)
+            test = f"{v}.__class__ is not _t{i}" if len(members) == 1 else "True"
+            if len(members) == 1:
+                ns[f"_t{i}"] = members[0]
+            if name in lazy:  # absent or null: None, no slow path
+                test = f"{v} is not None and {test}"
+            body.append(f"    if {test}:")
+            body.append(f"        {v} = _slow{i}({v})")
             check_bad = not strict
         else:
             ns[f"_conv{i}"] = _nested_conv(hints[name])
-            body.append(f"    if {v} is _M:")
-            body.append(f"        {v} = None")
-            body.append(f"    elif {v} is not None:")
+            if name in eager:
+                body.append(f"    if {v} is _M:")
+                body.append(f"        {v} = None")
+            body.append(f"    if {v} is not None:")
             body.append(f"        {v} = _conv{i}({v})")
             check_bad = True
-        if check_bad:
-            body.append(f"    if {v} is _BAD:")
-            body.append(f"        bad = {{**(bad or {{}}), {name!r}: d[{name!r}]}}")
-            body.append(f"        {v} = None")
+        if check_bad:  # inside the branch above: only after a slow path or a conversion
+            body.append(f"        if {v} is _BAD:")
+            body.append(f"            bad = {{**(bad or {{}}), {name!r}: d[{name!r}]}}")
+            body.append(f"            {v} = None")
     body.append("    o = _new(_cls)")
-    slots = {**{f.name: f.name for f in fields}, "extra": "extra"}
-    for i, name in enumerate(slots):
+    for i, name in enumerate([*var, "extra"]):
         ns[f"_set{i}"] = getattr(cls, name).__set__
         if name != "extra":
             body.append(f"    _set{i}(o, {var[name]})")
-        else:
-            body.append("    if bad is None and n == len(d):")
-            body.append(f"        _set{i}(o, _EMPTY)")
-            body.append("    else:")
-            body.append(f"        _set{i}(o, _extra(d, _KNOWN, bad))")
+            continue
+        # no unknown keys: every key is known (cheapest when all fields were read eagerly)
+        no_unknown = "d.keys() <= _KNOWN"
+        if eager and not lazy:
+            no_unknown = f"(whole and len(d) == {len(eager)}) or {no_unknown}"
+        body.append(f"    if bad is None and ({no_unknown}):")
+        body.append(f"        _set{i}(o, _EMPTY)")
+        body.append("    else:")
+        body.append(f"        _set{i}(o, _extra(d, _KNOWN, bad))")
     body.append("    return o")
     params = ", ".join(f"{k}={k}" for k in ns)
     source = "\n".join([f"def structure(d, *, {params}):", *body])
-    exec(source, ns)  # generated from our own class definitions
+    mode = "strict" if strict else "lenient"
+    code = compile(source, f"<rxrealtime {mode} structure of {cls.__qualname__}>", "exec")
+    exec(code, ns)  # generated from our own class definitions
     fn: Conv = ns["structure"]
     return fn
-
-
-_EAGER: Final = frozenset({"type", "event_id"})
-"""Fields read in the ``try`` block of an event's structure function besides required ones."""
 
 
 def _extra(d: dict[str, Any], known: frozenset[str], bad: dict[str, Any] | None) -> dict[str, Any]:
@@ -350,7 +358,8 @@ def _build_unstructure(cls: type) -> Conv:
         lines.append("        for k, v in o.extra.items():")
         lines.append("            d[k] = _un(v)")
     lines.append("    return d")
-    exec("\n".join(lines), ns)  # generated from our own class definitions
+    code = compile("\n".join(lines), f"<rxrealtime unstructure of {cls.__qualname__}>", "exec")
+    exec(code, ns)  # generated from our own class definitions
     fn: Conv = ns["unstructure"]
     return fn
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+import attrs
+
 from rxrealtime.events._base import EMPTY, ClientEvent, Model, model, wire_type
 from rxrealtime.events.items import (
     ConversationItem,
@@ -66,7 +68,7 @@ class ResponseCreateParams(Model):
     parallel_tool_calls: bool | None = None
     prompt: Any = None
     reasoning: Any = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model

@@ -229,6 +229,18 @@ def decode(frame: str | bytes) -> ServerEvent:
         return InvalidEvent(raw=frame, error=f"{what}: {exc}")
     except Exception as exc:  # not str/bytes at all: still one event, never an exception
         return InvalidEvent(raw=frame, error=f"cannot decode a {type(frame).__name__}: {exc}")
+    # the hot path, inlined: a dict with a known type that fits
+    if obj.__class__ is dict:
+        kind = obj.get("type")
+        if kind.__class__ is str:
+            structure = _DECODERS.get(kind)
+            if structure is not None:
+                try:
+                    event: ServerEvent = structure(obj)
+                except Exception:
+                    pass  # _decode_object says why
+                else:
+                    return event
     return _decode_object(obj, frame)
 
 

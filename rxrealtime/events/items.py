@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from rxrealtime.events._base import EMPTY, Model, model
 
 __all__ = [
@@ -52,7 +54,7 @@ class ContentPart(Model):
     """Base of the content parts of a message (and of ``response.content_part.*``'s ``part``)."""
 
     type: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -112,7 +114,7 @@ class ConversationItem(Model):
 
     type: str | None = None
     id: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -120,8 +122,6 @@ class _Message(ConversationItem):
     type: str | None = "message"
     object: str | None = None
     status: str | None = None
-    role: str | None = None
-    content: Sequence[ContentPart] | None = None
 
 
 @model
@@ -129,6 +129,7 @@ class SystemMessage(_Message):
     """A system message (``type="message"``, ``role="system"``); content is ``InputText``."""
 
     role: str | None = "system"
+    content: Sequence[ContentPart] | None = None
 
     @classmethod
     def text(cls, text: str) -> SystemMessage:
@@ -141,6 +142,7 @@ class UserMessage(_Message):
     """A user message (``type="message"``, ``role="user"``): text, audio and image parts."""
 
     role: str | None = "user"
+    content: Sequence[ContentPart] | None = None
 
     @classmethod
     def text(cls, text: str) -> UserMessage:
@@ -153,6 +155,7 @@ class AssistantMessage(_Message):
     """An assistant message (``type="message"``, ``role="assistant"``): output text/audio."""
 
     role: str | None = "assistant"
+    content: Sequence[ContentPart] | None = None
 
     @classmethod
     def text(cls, text: str) -> AssistantMessage:
@@ -191,7 +194,7 @@ class McpError(Model):
     type: str | None = None
     code: int | None = None
     message: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -202,7 +205,7 @@ class McpListedTool(Model):
     description: str | None = None
     input_schema: Any = None
     annotations: Any = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from rxrealtime.events._base import EMPTY, Model, model
 
 __all__ = [
@@ -33,7 +35,7 @@ class RealtimeError(Model):
     message: str | None = None
     param: str | None = None
     event_id: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -44,7 +46,7 @@ class RateLimit(Model):
     limit: int | None = None
     remaining: int | None = None
     reset_seconds: float | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -53,7 +55,7 @@ class Conversation(Model):
 
     id: str | None = None
     object: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -61,7 +63,7 @@ class TranscriptionUsage(Model):
     """Base of the transcription usage kinds; an unknown ``type`` decodes to this base."""
 
     type: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -70,7 +72,7 @@ class TranscriptionInputTokenDetails(Model):
 
     text_tokens: int | None = None
     audio_tokens: int | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -99,7 +101,7 @@ class LogProb(Model):
     token: str | None = None
     logprob: float | None = None
     bytes: Sequence[int] | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -107,4 +109,4 @@ class TranscriptionLanguage(Model):
     """A language detected in the input audio (``code`` such as ``"en"``)."""
 
     code: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)

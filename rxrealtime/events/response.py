@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from rxrealtime.events._base import EMPTY, Model, model
 from rxrealtime.events.items import ConversationItem
 from rxrealtime.events.resources import RealtimeError
@@ -27,7 +29,7 @@ class CachedTokensDetails(Model):
     text_tokens: int | None = None
     audio_tokens: int | None = None
     image_tokens: int | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -39,7 +41,7 @@ class InputTokenDetails(Model):
     image_tokens: int | None = None
     cached_tokens: int | None = None
     cached_tokens_details: CachedTokensDetails | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -48,7 +50,7 @@ class OutputTokenDetails(Model):
 
     text_tokens: int | None = None
     audio_tokens: int | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -60,7 +62,7 @@ class Usage(Model):
     output_tokens: int | None = None
     input_token_details: InputTokenDetails | None = None
     output_token_details: OutputTokenDetails | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -70,7 +72,7 @@ class ResponseStatusDetails(Model):
     type: str | None = None
     reason: str | None = None
     error: RealtimeError | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -89,4 +91,4 @@ class Response(Model):
     max_output_tokens: int | str | None = None
     metadata: Mapping[str, Any] | None = None
     audio: AudioConfig | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)

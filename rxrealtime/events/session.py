@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from rxrealtime.events._base import EMPTY, Model, model
 
 __all__ = [
@@ -57,7 +59,7 @@ class AudioFormat(Model):
     """Base of the audio formats; an unknown format ``type`` decodes to this base class."""
 
     type: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -92,7 +94,7 @@ class TurnDetection(Model):
     type: str | None = None
     create_response: bool | None = None
     interrupt_response: bool | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -124,7 +126,7 @@ class AudioTranscription(Model):
     languages: Sequence[str] | None = None
     keywords: Sequence[str] | None = None
     delay: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -133,7 +135,7 @@ class NoiseReduction(Model):
 
     type: str | None = None
     strength: float | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -144,7 +146,7 @@ class AudioInputConfig(Model):
     noise_reduction: NoiseReduction | None = None
     transcription: AudioTranscription | None = None
     turn_detection: TurnDetection | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
     @classmethod
     def without_turn_detection(cls, **fields: Any) -> AudioInputConfig:
@@ -157,7 +159,7 @@ class VoiceId(Model):
     """A custom voice, by ``id``."""
 
     id: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -167,7 +169,7 @@ class AudioOutputConfig(Model):
     format: AudioFormat | None = None
     voice: str | VoiceId | None = None
     speed: float | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -176,7 +178,7 @@ class AudioConfig(Model):
 
     input: AudioInputConfig | None = None
     output: AudioOutputConfig | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -184,7 +186,7 @@ class TranscriptionAudioConfig(Model):
     """``audio`` of a transcription session: input settings only."""
 
     input: AudioInputConfig | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 # -- tools -----------------------------------------------------------------------------------
@@ -195,7 +197,7 @@ class Tool(Model):
     """Base of the tools a session or response may use; an unknown ``type`` decodes to it."""
 
     type: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -229,7 +231,7 @@ class ToolChoice(Model):
     kept as ``str``."""
 
     type: str | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
@@ -260,7 +262,7 @@ class SessionConfig(Model):
     id: str | None = None
     object: str | None = None
     expires_at: int | None = None
-    extra: Mapping[str, Any] = EMPTY
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
