@@ -18,7 +18,7 @@ in :mod:`rxrealtime.events.codec`.
 
 from __future__ import annotations
 
-from rxrealtime.events._base import ClientEvent, InvalidEvent, ServerEvent, UnknownEvent
+from rxrealtime.events._base import ClientEvent, InvalidEvent, Model, ServerEvent, UnknownEvent
 from rxrealtime.events.client import (
     CLIENT_EVENT_TYPES,
     ConversationItemCreate,
@@ -246,6 +246,7 @@ __all__ = [
     "McpListTools",
     "McpListedTool",
     "McpToolCall",
+    "Model",
     "OutputAudio",
     "OutputText",
     "SystemMessage",

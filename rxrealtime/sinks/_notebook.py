@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -133,6 +134,7 @@ class NotebookDisplay(Observer[ev.ServerEvent]):
         self._timer: abc.DisposableBase | None = None
         self._dirty = False
         self._handle: DisplayHandle | None = None
+        self._context: contextvars.Context | None = None
         reason = ""
         if display is None:
             display, reason = _ipython_display()
@@ -144,6 +146,10 @@ class NotebookDisplay(Observer[ev.ServerEvent]):
             _log.error(self.unavailable)
             return
         self._handle = handle
+        # ipykernel routes an output update to the cell whose context sends it; the events
+        # arrive from the session's receive task (the cell that connected), so every update is
+        # sent from the context of the cell that created this display.
+        self._context = contextvars.copy_context()
         self.renders += 1
 
     def dispose(self) -> None:
@@ -212,6 +218,6 @@ class NotebookDisplay(Observer[ev.ServerEvent]):
     def _draw(self, now: float) -> None:
         self._dirty = False
         self._last = now
-        if self._handle is not None:
-            self._handle.update(self._render(self.state))
+        if self._handle is not None and self._context is not None:
+            self._context.run(self._handle.update, self._render(self.state))
             self.renders += 1
