@@ -215,7 +215,9 @@ class ToolRunner(DisposableBase):
         self._requested_for: str | None = None
         self._request_id = ""
         self._received = self._answered = self._errors = self._requested = 0
-        self._subscription = session.events.subscribe(self._on_next)
+        self.session_error: Exception | None = None
+        """The error that ended the session's stream, if it ended abnormally."""
+        self._subscription = session.events.subscribe(self._on_next, self._on_session_error)
 
     def statistics(self) -> ToolRunnerStatistics:
         return ToolRunnerStatistics(
@@ -225,6 +227,11 @@ class ToolRunner(DisposableBase):
             responses_requested=self._requested,
             calls_running=len(self._tasks),
         )
+
+    def _on_session_error(self, error: Exception) -> None:
+        """The session ended abnormally: the session reports it; the runner just stops."""
+        self.session_error = error
+        self.dispose()
 
     def dispose(self) -> None:
         self._subscription.dispose()

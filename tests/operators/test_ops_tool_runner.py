@@ -164,3 +164,15 @@ async def test_send_events_sends_in_order_and_stops_on_dispose() -> None:
     await handle.aclose()
     outgoing.on_next({"type": "response.cancel"})
     assert len(session.sent) == 5
+
+
+async def test_an_abnormal_end_of_the_session_stops_the_runner_quietly() -> None:
+    from rxrealtime.errors import ConnectionClosedError
+
+    session = FakeSession()
+    runner = run_tools(session, {"echo": lambda **kw: kw})
+    closed = ConnectionClosedError(1011, "internal error")
+    session.events.on_error(closed)  # raises out of on_error if the runner had no handler
+    assert runner.session_error is closed
+    assert session.events.observers == []
+    await runner.aclose()
