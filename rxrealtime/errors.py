@@ -6,12 +6,19 @@ Hierarchy::
     ├── ConfigurationError (also a ValueError)   bad connect() arguments, found before any I/O
     │   ├── MissingAPIKeyError                   no key for a non-loopback endpoint
     │   └── InsecureURLError                     ws:// to a non-loopback host without allow_insecure
-    ├── HandshakeError                           the HTTP upgrade was refused (carries .status_code)
+    ├── InvalidClientEventError (a ValueError)   a client event refused before sending (.field)
+    │   └── EventTooLargeError                   an encoded client event over the 15 MiB limit
+    ├── HandshakeError                           the upgrade failed or was refused (.status_code)
+    │   ├── HandshakeTimeoutError (a TimeoutError)  no answer within open_timeout
+    │   └── CertificateVerificationError         the server's TLS certificate is not trusted
     ├── ConnectionClosed                         the socket is closed (carries .code, .reason)
     │   ├── ConnectionClosedOK                   normal closure (1000, or closed by us)
     │   └── ConnectionClosedError                any other close (1006 = no close frame)
     │       ├── AuthenticationError              close 3000: the service rejected the credentials
-    │       └── SessionRejectedError             close 4000: model or API shape rejected
+    │       ├── SessionRejectedError             close 4000: model or API shape rejected
+    │       ├── MessageTooBigError               close 1009: a server frame exceeded max_size
+    │       ├── IdleTimeoutError                 nothing arrived for idle_timeout seconds
+    │       └── ReconnectFailedError             every reconnect attempt failed (.attempts)
     └── BufferOverflowError                      a bounded buffer with overflow="error" was full
 
 Guarantee: no message built here contains the API key. Every text that can come from the
@@ -27,13 +34,20 @@ from typing import ClassVar
 __all__ = [
     "AuthenticationError",
     "BufferOverflowError",
+    "CertificateVerificationError",
     "ConfigurationError",
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "EventTooLargeError",
     "HandshakeError",
+    "HandshakeTimeoutError",
+    "IdleTimeoutError",
     "InsecureURLError",
+    "InvalidClientEventError",
+    "MessageTooBigError",
     "MissingAPIKeyError",
+    "ReconnectFailedError",
     "RxRealtimeError",
     "SessionRejectedError",
     "redact",
@@ -66,12 +80,35 @@ class InsecureURLError(ConfigurationError):
     """Plain ``ws://`` to a non-loopback host, refused unless ``allow_insecure=True``."""
 
 
+class InvalidClientEventError(RxRealtimeError, ValueError):
+    """A client event was refused before anything was sent; ``field`` names the culprit
+    (``"type"``, ``"item.content[0].text"``, …)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class EventTooLargeError(InvalidClientEventError):
+    """An encoded client event is larger than the service accepts (15 MiB per event)."""
+
+
 class HandshakeError(RxRealtimeError):
-    """The server refused the WebSocket upgrade (``status_code`` is the HTTP status, if any)."""
+    """The WebSocket upgrade failed or was refused (``status_code`` is the HTTP status, if
+    any)."""
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class HandshakeTimeoutError(HandshakeError, TimeoutError):
+    """The server did not complete the opening handshake within ``open_timeout`` seconds."""
+
+
+class CertificateVerificationError(HandshakeError):
+    """TLS verification of the server's certificate failed (verification is always on unless
+    the caller passes its own ``ssl`` context in ``websocket_options``)."""
 
 
 class ConnectionClosed(RxRealtimeError):
@@ -155,6 +192,56 @@ class SessionRejectedError(ConnectionClosedError):
         code = f" ({self.error_code})" if self.error_code else ""
         detail = f": {self.error_message}" if self.error_message else ""
         return f"{cause}{code}{detail} [close {self.code}]"
+
+
+class MessageTooBigError(ConnectionClosedError):
+    """Close 1009 sent by this side: the server sent a frame larger than ``max_size``."""
+
+
+class IdleTimeoutError(ConnectionClosedError):
+    """Nothing arrived for ``idle_timeout`` seconds; the connection was dropped (code 1006)."""
+
+
+class ReconnectFailedError(ConnectionClosedError):
+    """The connection closed with a recoverable code and every reconnect attempt failed.
+
+    ``code``/``reason`` are those of the last close seen; ``attempts`` how many attempts were
+    made; ``last_failure`` why the last one failed (secrets masked)."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str = "",
+        *,
+        attempts: int = 0,
+        last_failure: str | None = None,
+        message: str | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        self.attempts = attempts
+        self.last_failure = last_failure
+        super().__init__(
+            code, reason, error_code=error_code, error_message=error_message, message=message
+        )
+
+    def _describe(self) -> str:
+        text = f"gave up reconnecting after {self.attempts} attempt(s); " + super()._describe()
+        return text + (f"; last failure: {self.last_failure}" if self.last_failure else "")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_reconnect_failed,
+            (self.code, self.reason, self.attempts, self.last_failure, str(self)),
+        )
+
+
+def _rebuild_reconnect_failed(
+    code: int, reason: str, attempts: int, last_failure: str | None, message: str
+) -> ReconnectFailedError:
+    return ReconnectFailedError(
+        code, reason, attempts=attempts, last_failure=last_failure, message=message
+    )
 
 
 class BufferOverflowError(RxRealtimeError):

@@ -25,11 +25,21 @@ Errors (DESIGN.md policy)
     ``on_error`` default) is logged on ``rxrealtime`` with its traceback, counted in
     ``statistics().subscriber_errors``, and that subscriber is detached (it receives nothing
     more); the receive task and the other consumers go on. A close with code 1000, or a close
-    this side started, completes every consumer. Any other close errors them with
+    this side asked for (``close()``), completes every consumer. Any other close errors them with
     :class:`~rxrealtime.errors.ConnectionClosedError` carrying ``code`` and ``reason``; 3000 is
     :class:`~rxrealtime.errors.AuthenticationError` and 4000
     :class:`~rxrealtime.errors.SessionRejectedError`, whose messages name the cause taken from the
     ``error`` event that immediately preceded the close.
+
+Reconnects, timeouts and limits (opt-in, see :func:`connect`)
+    With ``reconnect=ReconnectPolicy(...)`` a recoverable close does not end the stream: the
+    session reconnects, restores the configuration, and the stream carries
+    :class:`~rxrealtime.reconnect.ResponseInterrupted` for each response cut off and one
+    :class:`~rxrealtime.reconnect.Reconnected` marker; ``session.events`` stays the same
+    Observable (see :mod:`rxrealtime.reconnect`). ``idle_timeout`` ends (or reconnects) a
+    connection on which nothing arrives. A server frame over ``max_size`` (16 MiB) errors the
+    stream with :class:`~rxrealtime.errors.MessageTooBigError`; a client frame over 15 MiB is
+    refused by :meth:`RealtimeSession.send_raw` before it is sent.
 
 Threads and schedulers
     Everything here runs on the loop that opened the session. ``session.scheduler`` is that
@@ -52,7 +62,7 @@ import asyncio
 import base64
 import collections
 import logging
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
@@ -68,9 +78,15 @@ from rxrealtime.errors import (
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
+    EventTooLargeError,
+    HandshakeError,
+    IdleTimeoutError,
+    MessageTooBigError,
+    ReconnectFailedError,
     SessionRejectedError,
     redact,
 )
+from rxrealtime.reconnect import Continuity, Reconnected, ReconnectPolicy
 from rxrealtime.scheduling import (
     Backpressure,
     LoopQueueObserver,
@@ -87,6 +103,12 @@ from rxrealtime.transport import (
     closed_from,
     open_websocket,
     prepare,
+)
+from rxrealtime.validation import (
+    MAX_AUDIO_APPEND_BYTES,
+    MAX_EVENT_BYTES,
+    split_audio,
+    validate_client_event,
 )
 
 __all__ = [
@@ -207,10 +229,23 @@ class SessionStatistics:
     closed: bool
     close_code: int | None
     close_reason: str | None
+    reconnects: int = 0
+    """Connections replaced so far (reconnects after a drop, and planned recycles)."""
 
 
 # ---------------------------------------------------------------------------------------------
 # subscriber guard
+
+
+_QUIET_POLL = 0.05  # seconds between checks for a quiet moment to recycle
+_RECYCLE_RETRY = 5.0  # seconds before retrying a planned reconnect that failed
+
+
+class _IdleClosed(TransportClosed):
+    """How :meth:`RealtimeSession._pump` reports an idle timeout (the socket is aborted)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(1006, f"nothing received for {seconds:g} s", by_peer=True)
 
 
 class _Guard:
@@ -246,12 +281,32 @@ class RealtimeSession:
         *,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         secrets: tuple[str, ...] = (),
+        reconnect: ReconnectPolicy | None = None,
+        reopen: Callable[[], Awaitable[FrameTransport]] | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         if buffer_size < 1:
             raise ValueError("buffer_size must be >= 1")
+        if reconnect is not None and reopen is None:
+            raise ValueError("reconnect= needs reopen=, the coroutine that opens a new transport")
+        if idle_timeout is not None and idle_timeout <= 0:
+            raise ValueError("idle_timeout must be > 0")
         self._loop = asyncio.get_running_loop()
         self._transport = transport
         self._secrets = secrets
+        # reconnection (all None/inert unless a policy is given)
+        self._policy = reconnect
+        self._reopen = reopen
+        self._idle_timeout = idle_timeout
+        self._continuity = (
+            Continuity(track_items=reconnect.replay_items) if reconnect is not None else None
+        )
+        self._attempt = 0
+        self._reconnects = 0
+        self._reconnecting = False
+        self._swapped = asyncio.Event()  # set (and replaced) whenever the transport changes
+        self._recycled_replayed: int | None = None
+        self._connected_at = self._loop.time()
         self.buffer_size = buffer_size
         self.scheduler: LoopScheduler = LoopScheduler.for_loop(self._loop)
         self.events: SessionObservable[ev.ServerEvent] = SessionObservable(
@@ -277,6 +332,11 @@ class RealtimeSession:
         self._unknown = self._invalid = self._errors = 0
         self._subscriber_errors = self._dropped = 0
         self._receiver = self._loop.create_task(self._receive(), name="rxrealtime-receive")
+        self._recycler: asyncio.Task[None] | None = None
+        if reconnect is not None and reconnect.recycle_after is not None:
+            self._recycler = self._loop.create_task(
+                self._recycle(reconnect.recycle_after), name="rxrealtime-recycle"
+            )
         # typed send helpers, laid out like the SDK's connection resources
         self.session = SessionResource(self)
         self.response = ResponseResource(self)
@@ -292,32 +352,22 @@ class RealtimeSession:
     # -- receive ---------------------------------------------------------------------------
 
     async def _receive(self) -> None:
-        transport = self._transport
-        # fast path: read the websockets connection directly (one coroutine less per frame)
-        recv = (
-            transport.connection.recv
-            if isinstance(transport, WebSocketTransport)
-            else transport.recv
-        )
-        decode = ev.decode
-        dispatch = self._dispatch
-        gate, loop_gate = self._gate, self._loop_gate
         terminal: ConnectionClosed
         try:
             while True:
-                while gate._holders or loop_gate._holders:
-                    await gate.wait()
-                    await loop_gate.wait()
-                frame = await recv()
-                self._frames_in += 1
-                self._bytes_in += (
-                    len(frame) if frame.__class__ is str and frame.isascii() else _byte_len(frame)
-                )
-                dispatch(frame, decode(frame))
-        except TransportClosed as closed:
-            terminal = self._terminal_for(closed)
-        except WebSocketClosed as exc:
-            terminal = self._terminal_for(closed_from(exc))
+                transport = self._transport
+                closed = await self._pump(transport)
+                if self._transport is not transport:  # a planned recycle: the old one is drained
+                    replayed, self._recycled_replayed = self._recycled_replayed or 0, None
+                    self._emit_reconnected(0, None, None, recycled=True, replayed=replayed)
+                    continue
+                if not self._may_reconnect(closed):
+                    terminal = self._terminal_for(closed)
+                    break
+                failure = await self._reconnect(closed)
+                if failure is not None:
+                    terminal = failure
+                    break
         except asyncio.CancelledError:
             terminal = ConnectionClosedOK(1000, "receive task cancelled")
             self._finish(terminal)
@@ -333,6 +383,187 @@ class RealtimeSession:
                 log.debug("closing after a receive-loop failure failed", exc_info=True)
         self._finish(terminal)
 
+    async def _pump(self, transport: FrameTransport) -> TransportClosed:
+        """Read ``transport`` until it closes; return how it closed."""
+        # fast path: read the websockets connection directly (one coroutine less per frame)
+        recv = (
+            transport.connection.recv
+            if isinstance(transport, WebSocketTransport)
+            else transport.recv
+        )
+        decode = ev.decode
+        dispatch = self._dispatch
+        gate, loop_gate = self._gate, self._loop_gate
+        idle = self._idle_timeout
+        try:
+            while True:
+                while gate._holders or loop_gate._holders:
+                    await gate.wait()
+                    await loop_gate.wait()
+                if idle is None:
+                    frame = await recv()
+                else:
+                    try:
+                        async with asyncio.timeout(idle):
+                            frame = await recv()
+                    except TimeoutError:
+                        transport.abort()
+                        return _IdleClosed(idle)
+                self._frames_in += 1
+                self._bytes_in += (
+                    len(frame) if frame.__class__ is str and frame.isascii() else _byte_len(frame)
+                )
+                dispatch(frame, decode(frame))
+        except TransportClosed as closed:
+            return closed
+        except WebSocketClosed as exc:
+            return closed_from(exc)
+
+    # -- reconnection (see rxrealtime.reconnect) -------------------------------------------
+
+    def _may_reconnect(self, closed: TransportClosed) -> bool:
+        policy = self._policy
+        return policy is not None and not self._closing and policy.recoverable(closed.code)
+
+    async def _reconnect(self, closed: TransportClosed) -> ConnectionClosed | None:
+        """Open, restore and switch to a new connection; return the terminal error when every
+        attempt failed (or the OK close when the session was closed meanwhile)."""
+        policy, reopen, continuity = self._policy, self._reopen, self._continuity
+        assert policy is not None and reopen is not None and continuity is not None
+        reason = redact(closed.reason, self._secrets)
+        self._reconnecting = True
+        # the cut-off responses end now, not after the backoff
+        interrupted = continuity.interrupt(closed.code)
+        for event in interrupted:
+            self._dispatch_local(event)
+        ids = tuple(e.response.id or "" for e in interrupted if e.response is not None)
+        last_failure: str | None = None
+        try:
+            while self._attempt < policy.max_attempts:
+                self._attempt += 1
+                delay = policy.delay(self._attempt)
+                log.warning(
+                    "rxrealtime: connection closed with %d; reconnect attempt %d of %d in %.2f s",
+                    closed.code,
+                    self._attempt,
+                    policy.max_attempts,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                if self._closing:
+                    return ConnectionClosedOK(closed.code, reason)
+                try:
+                    transport = await reopen()
+                except (OSError, TimeoutError, HandshakeError) as exc:
+                    last_failure = redact(f"{type(exc).__name__}: {exc}", self._secrets)
+                    log.warning("rxrealtime: reconnect attempt failed: %s", last_failure)
+                    continue
+                try:
+                    replayed = await self._restore(transport)
+                except TransportClosed as again:
+                    last_failure = f"closed with {again.code} while restoring the session"
+                    continue
+                except BaseException:
+                    transport.abort()
+                    raise
+                self._swap(transport)
+                self._emit_reconnected(self._attempt, closed.code, reason, False, replayed, ids)
+                return None
+        finally:
+            self._reconnecting = False
+        return ReconnectFailedError(
+            closed.code, reason, attempts=self._attempt, last_failure=last_failure
+        )
+
+    async def _restore(self, transport: FrameTransport) -> int:
+        """Send the session configuration and the replayed items; return how many items."""
+        continuity = self._continuity
+        assert continuity is not None
+        frames = continuity.restore_frames()
+        for frame in frames:
+            await transport.send(frame)
+            self._frames_out += 1
+            self._bytes_out += _byte_len(frame)
+        return len(frames) - (continuity.session_config is not None)
+
+    def _ending(self) -> bool:
+        return self._terminal is not None or self._closing
+
+    def _swap(self, transport: FrameTransport) -> None:
+        self._transport = transport
+        self._reconnects += 1
+        self._connected_at = self._loop.time()
+        self._wake_senders()
+
+    def _wake_senders(self) -> None:
+        swapped, self._swapped = self._swapped, asyncio.Event()
+        swapped.set()
+
+    def _emit_reconnected(
+        self,
+        attempt: int,
+        close_code: int | None,
+        close_reason: str | None,
+        recycled: bool,
+        replayed: int,
+        interrupted: tuple[str, ...] = (),
+    ) -> None:
+        assert self._continuity is not None
+        more = self._continuity.interrupt(close_code)  # a recycle ends what the old one ran
+        for event in more:
+            self._dispatch_local(event)
+        ids = interrupted + tuple(e.response.id or "" for e in more if e.response is not None)
+        self._dispatch_local(
+            Reconnected(
+                attempt=attempt,
+                close_code=close_code,
+                close_reason=close_reason,
+                recycled=recycled,
+                interrupted_responses=ids,
+                replayed_items=replayed,
+            )
+        )
+
+    async def _recycle(self, after: float) -> None:
+        """Replace the connection every ``after`` seconds, at a moment no response runs."""
+        assert self._reopen is not None and self._continuity is not None
+        continuity, loop = self._continuity, self._loop
+        while True:
+            await asyncio.sleep(max(0.0, self._connected_at + after - loop.time()))
+            if self._ending():
+                return
+            if self._reconnecting or continuity.active_responses:
+                await asyncio.sleep(_QUIET_POLL)
+                continue
+            try:
+                transport = await self._reopen()
+            except (OSError, TimeoutError, HandshakeError) as exc:
+                log.warning(
+                    "rxrealtime: planned reconnect failed (%s); keeping the connection",
+                    redact(str(exc), self._secrets),
+                )
+                self._connected_at = loop.time() - after + min(after, _RECYCLE_RETRY)
+                continue
+            try:
+                replayed = await self._restore(transport)
+            except TransportClosed:
+                self._connected_at = loop.time() - after + min(after, _RECYCLE_RETRY)
+                continue
+            except BaseException:
+                transport.abort()
+                raise
+            if self._ending() or self._reconnecting:
+                await transport.close(1000, "not needed")
+                continue
+            old = self._transport
+            self._recycled_replayed = replayed
+            self._swap(transport)
+            try:
+                await old.close(1000, "recycled")
+            except Exception:
+                log.debug("closing the recycled connection failed", exc_info=True)
+                old.abort()
+
     def _dispatch(self, frame: str | bytes, event: ev.ServerEvent) -> None:
         kind = type(event)
         if kind is ev.ErrorEvent:
@@ -344,6 +575,18 @@ class RealtimeSession:
                 self._unknown += 1
             elif kind is ev.InvalidEvent:
                 self._invalid += 1
+        continuity = self._continuity
+        if continuity is not None:
+            continuity.observe(event)
+            if kind is not ev.ErrorEvent:
+                self._attempt = 0
+        self._route(frame, event)
+
+    def _dispatch_local(self, event: ev.ServerEvent) -> None:
+        """Put a marker this library made (not a frame) in the stream, like a frame."""
+        self._route(ev.encode(event), event)
+
+    def _route(self, frame: str | bytes, event: ev.ServerEvent) -> None:
         if self._backlog is not None:
             if not self._has_consumers():
                 self._keep(frame, event)
@@ -424,8 +667,15 @@ class RealtimeSession:
 
     def _terminal_for(self, closed: TransportClosed) -> ConnectionClosed:
         reason = redact(closed.reason, self._secrets)
-        if self._closing or not closed.by_peer or closed.code == 1000:
+        if isinstance(closed, _IdleClosed):
+            return IdleTimeoutError(closed.code, reason)
+        if self._closing or closed.code == 1000:
             return ConnectionClosedOK(closed.code, reason)
+        if not closed.by_peer:
+            # websockets closed it on our side: frame too big, protocol error, ping timeout
+            if closed.code == 1009:
+                return MessageTooBigError(closed.code, reason)
+            return ConnectionClosedError(closed.code, reason)
         error_code = error_message = None
         preceding = self._preceding_error
         if preceding is not None:
@@ -443,6 +693,9 @@ class RealtimeSession:
         if self._terminal is not None:
             return
         self._terminal = terminal
+        self._wake_senders()
+        if self._recycler is not None:
+            self._recycler.cancel()
         if isinstance(terminal, ConnectionClosedError):
             self._last_error = str(terminal)
         if self._backlog is not None:
@@ -559,22 +812,54 @@ class RealtimeSession:
     # -- send ------------------------------------------------------------------------------
 
     async def send(self, event: ev.ClientEvent | Mapping[str, Any]) -> None:
-        """Encode ``event`` (a client event or a plain dict) and send it as one text frame.
+        """Check ``event`` (a client event or a plain dict), encode it and send it as one text
+        frame.
 
-        Raises the session's :class:`~rxrealtime.errors.ConnectionClosed` if it is closed.
+        A dict is validated first (:func:`rxrealtime.validation.validate_client_event`): a
+        missing or unknown ``type`` or a field of the wrong type raises
+        :class:`~rxrealtime.errors.InvalidClientEventError` naming the field, and nothing is
+        sent. See :meth:`send_raw` for the size limit, closed sessions and reconnects.
         """
-        await self.send_raw(ev.encode(event))
+        kind = event.type if isinstance(event, ev.ClientEvent) else validate_client_event(event)
+        frame = ev.encode(event)
+        await self.send_raw(frame)
+        if self._continuity is not None:
+            self._continuity.sent(kind, frame)
 
     async def send_raw(self, data: str | bytes) -> None:
-        """Send one frame as is (``str`` → text frame, ``bytes`` → binary frame)."""
-        if self._terminal is not None:
-            raise self._terminal
-        try:
-            await self._transport.send(data)
-        except TransportClosed as closed:
-            raise self._terminal_for(closed) from None
+        """Send one frame as is (``str`` → text frame, ``bytes`` → binary frame).
+
+        A frame over 15 MiB (the service's limit per event) raises
+        :class:`~rxrealtime.errors.EventTooLargeError` before anything is sent. Raises the
+        session's :class:`~rxrealtime.errors.ConnectionClosed` if it is closed. With a
+        reconnect policy, a send made while the session reconnects (or that finds the
+        connection just dropped) waits and goes to the new connection.
+        """
+        size = _byte_len(data)
+        if size > MAX_EVENT_BYTES:
+            raise EventTooLargeError(
+                f"client event of {size} bytes exceeds the service's limit of {MAX_EVENT_BYTES} "
+                "bytes per event (send audio with session.input_audio_buffer.append(), which "
+                "splits it)",
+                field="type",
+            )
+        while True:
+            if self._terminal is not None:
+                raise self._terminal
+            transport, swapped = self._transport, self._swapped
+            if self._reconnecting:
+                await swapped.wait()
+                continue
+            try:
+                await transport.send(data)
+                break
+            except TransportClosed as closed:
+                if not self._may_reconnect(closed):
+                    raise self._terminal_for(closed) from None
+                if self._transport is transport and self._terminal is None:
+                    await swapped.wait()  # the receive task reconnects or ends the session
         self._frames_out += 1
-        self._bytes_out += _byte_len(data)
+        self._bytes_out += size
 
     # -- close -----------------------------------------------------------------------------
 
@@ -599,6 +884,8 @@ class RealtimeSession:
         """
         if not self._closing and self._terminal is None:
             self._closing = True
+            if self._reconnecting:  # nothing to close: stop the attempts
+                self._receiver.cancel()
             try:
                 await self._transport.close(code, reason)
             except asyncio.CancelledError:
@@ -661,6 +948,7 @@ class RealtimeSession:
             closed=terminal is not None,
             close_code=terminal.code if terminal is not None else None,
             close_reason=terminal.reason if terminal is not None else None,
+            reconnects=self._reconnects,
         )
 
 
@@ -669,7 +957,16 @@ class RealtimeSession:
 
 
 def _event(kind: str, **fields: Any) -> dict[str, Any]:
-    return {"type": kind, **{k: v for k, v in fields.items() if v is not None}}
+    """The wire dict of a client event; events-layer values (items, session and response
+    configuration objects) become their wire dicts, so the helpers take either form."""
+    return {
+        "type": kind,
+        **{
+            key: ev.to_dict(value) if isinstance(value, ev.Model) else value
+            for key, value in fields.items()
+            if value is not None
+        },
+    }
 
 
 class _Resource:
@@ -707,12 +1004,21 @@ class InputAudioBufferResource(_Resource):
     async def append(
         self, audio: bytes | bytearray | memoryview | str, *, event_id: str | None = None
     ) -> None:
-        """``input_audio_buffer.append``: raw PCM bytes (base64-encoded here) or base64 text."""
-        if not isinstance(audio, str):
-            audio = base64.b64encode(audio).decode("ascii")
-        await self._session.send(
-            _event("input_audio_buffer.append", audio=audio, event_id=event_id)
-        )
+        """``input_audio_buffer.append``: raw PCM bytes (base64-encoded here) or base64 text.
+
+        Audio larger than one event may carry (15 MiB encoded) is sent as several appends, in
+        order, each at most :data:`~rxrealtime.validation.MAX_AUDIO_APPEND_BYTES` of audio and
+        cut on whole samples; ``event_id`` goes on the first.
+        """
+        raw = len(audio) * 3 // 4 if isinstance(audio, str) else memoryview(audio).nbytes
+        pieces = split_audio(audio) if raw > MAX_AUDIO_APPEND_BYTES else (audio,)
+        for piece in pieces:
+            if not isinstance(piece, str):
+                piece = base64.b64encode(piece).decode("ascii")
+            await self._session.send(
+                _event("input_audio_buffer.append", audio=piece, event_id=event_id)
+            )
+            event_id = None
 
     async def commit(self, *, event_id: str | None = None) -> None:
         await self._session.send(_event("input_audio_buffer.commit", event_id=event_id))
@@ -823,6 +1129,9 @@ def connect(
     allow_insecure: bool = False,
     websocket_options: Mapping[str, Any] | None = None,
     buffer_size: int = DEFAULT_BUFFER_SIZE,
+    reconnect: ReconnectPolicy | None = None,
+    open_timeout: float | None = None,
+    idle_timeout: float | None = None,
 ) -> _Connect:
     """Open a Realtime session: ``async with rxrealtime.connect(...) as session:``.
 
@@ -832,12 +1141,28 @@ def connect(
     ``websockets.asyncio.client.connect`` (defaults: ``max_size`` 16 MiB, no compression).
     ``buffer_size`` bounds the pre-subscriber backlog and every per-consumer queue.
 
+    Reliability options (all off by default):
+
+    * ``reconnect``: a :class:`~rxrealtime.reconnect.ReconnectPolicy`; recoverable closes
+      reconnect with backoff, restore the session and put markers in the stream (see
+      :mod:`rxrealtime.reconnect`);
+    * ``open_timeout``: seconds for TCP + TLS + upgrade (websockets' default is 10), after which
+      :class:`~rxrealtime.errors.HandshakeTimeoutError`; also bounds each reconnect attempt;
+    * ``idle_timeout``: when no frame at all arrives for that many seconds the socket is
+      dropped and the stream errors with :class:`~rxrealtime.errors.IdleTimeoutError` (or, with
+      ``reconnect``, a reconnect follows). The service sends nothing while a session is quiet,
+      so choose it above your longest expected silence; websockets' pings (every 20 s) detect a
+      dead TCP connection regardless.
+
     Argument errors raise :class:`~rxrealtime.errors.ConfigurationError` when the result is
     awaited or entered, before any I/O; a refused upgrade raises
     :class:`~rxrealtime.errors.HandshakeError`.
     """
     if model == _DEFAULT_MODEL and (call_id is not None or intent is not None):
         model = None
+    options = dict(websocket_options or {})
+    if open_timeout is not None:
+        options["open_timeout"] = open_timeout
 
     async def open_session() -> RealtimeSession:
         config = prepare(
@@ -855,10 +1180,21 @@ def connect(
             api_version=api_version,
             azure_ad_token=azure_ad_token,
             allow_insecure=allow_insecure,
-            websocket_options=websocket_options,
+            websocket_options=options,
         )
         transport = await open_websocket(config)
-        return RealtimeSession(transport, buffer_size=buffer_size, secrets=config.secrets)
+
+        async def reopen() -> FrameTransport:
+            return await open_websocket(config)
+
+        return RealtimeSession(
+            transport,
+            buffer_size=buffer_size,
+            secrets=config.secrets,
+            reconnect=reconnect,
+            reopen=reopen,
+            idle_timeout=idle_timeout,
+        )
 
     return _Connect(open_session)
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import ssl
 import urllib.parse
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, Protocol, TypeAlias
@@ -48,8 +49,10 @@ from websockets.exceptions import (
 from websockets.uri import parse_uri
 
 from rxrealtime.errors import (
+    CertificateVerificationError,
     ConfigurationError,
     HandshakeError,
+    HandshakeTimeoutError,
     InsecureURLError,
     MissingAPIKeyError,
     redact,
@@ -515,9 +518,13 @@ class _SameOriginConnect(_ws_connect):
 async def open_websocket(config: ConnectionConfig) -> WebSocketTransport:
     """Open the connection described by ``config`` (TCP, TLS, HTTP upgrade).
 
-    Raises :class:`~rxrealtime.errors.HandshakeError` when the upgrade is refused, ``OSError``
-    when the TCP connection fails and ``TimeoutError`` after ``open_timeout``. Cancellation
-    aborts the attempt and leaves no socket open.
+    Raises :class:`~rxrealtime.errors.HandshakeError` when the upgrade is refused,
+    :class:`~rxrealtime.errors.CertificateVerificationError` when the server's TLS certificate
+    does not verify (the default ``ssl`` context verifies certificates and host names),
+    :class:`~rxrealtime.errors.HandshakeTimeoutError` (also a ``TimeoutError``) when the
+    handshake does not finish within ``open_timeout`` (websockets' default: 10 s), and
+    ``OSError`` when the TCP connection fails. Cancellation aborts the attempt and leaves no
+    socket open.
     """
     options = dict(config.websocket_options)
     options.setdefault("user_agent_header", None)
@@ -538,4 +545,13 @@ async def open_websocket(config: ConnectionConfig) -> WebSocketTransport:
         ) from None
     except (InvalidHandshake, SecurityError) as exc:
         raise HandshakeError(redact(f"WebSocket handshake failed: {exc}", config.secrets)) from None
+    except ssl.SSLCertVerificationError as exc:
+        raise CertificateVerificationError(
+            redact(f"TLS certificate verification failed: {exc.verify_message}", config.secrets)
+        ) from None
+    except TimeoutError:
+        timeout = options.get("open_timeout", 10)
+        raise HandshakeTimeoutError(
+            f"the server did not complete the WebSocket handshake within {timeout} s"
+        ) from None
     return WebSocketTransport(ws, redact(config.url, config.secrets))

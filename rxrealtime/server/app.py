@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import http
 import itertools
-from collections.abc import Collection
+import logging
+from collections.abc import Collection, MutableMapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -49,6 +50,26 @@ def _credential(headers: Headers) -> str | None:
     if authorization is not None and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
     return headers.get("api-key")
+
+
+class _CredentialMaskingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets logs every request header at DEBUG (``< Authorization: Bearer …``); this
+    logger masks the values of the credential headers before they reach any handler."""
+
+    _HIDDEN = frozenset({"authorization", "api-key", "proxy-authorization"})
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        if len(args) == 2 and isinstance(args[0], str) and args[0].lower() in self._HIDDEN:
+            args = (args[0], "***")
+        kwargs.setdefault("stacklevel", 2)
+        self.logger.log(level, msg, *args, **kwargs)
+
+    def process(
+        self, msg: object, kwargs: MutableMapping[str, Any]
+    ) -> tuple[object, MutableMapping[str, Any]]:
+        return msg, kwargs
 
 
 def _masked(key: str) -> str:
@@ -117,6 +138,7 @@ class RealtimeServer:
             compression=None,
             max_size=None,
             server_header=None,
+            logger=_CredentialMaskingLogger(logging.getLogger("websockets.server"), {}),
         )
         sockname = self._server.sockets[0].getsockname()
         self.port = int(sockname[1])

@@ -63,7 +63,7 @@ def test_every_event_and_resource_class_is_exported() -> None:
     public = {cls for cls in seen if not cls.__name__.startswith("_")
               and cls.__module__.startswith("rxrealtime.events")}
     assert public <= exported
-    for cls in exported:
+    for cls in exported - {_base.Model}:  # the root is a plain slotted base, not an attrs class
         assert attrs.has(cls), cls
         assert "__dict__" not in dir(cls), cls
 

@@ -349,7 +349,7 @@ async def test_statistics_snapshot(server: Any) -> None:
         cleared = asyncio.ensure_future(
             first(session.events.pipe(of_type(ev.InputAudioBufferCleared)))
         )
-        await session.send({"type": "not.a.thing"})  # answered with an error event: data
+        await session.send_raw('{"type": "not.a.thing"}')  # answered with an error event: data
         await session.input_audio_buffer.clear()
         assert (await asyncio.wait_for(error, 5)).error.code == "invalid_value"
         await asyncio.wait_for(cleared, 5)

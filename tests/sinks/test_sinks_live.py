@@ -93,7 +93,7 @@ async def test_event_logger_logs_the_session(
     session.events.subscribe(EventLogger())
     await ask(session, "hello", "audio")
     async with session.iterate() as iterator:
-        await session.send({"type": "no.such.client.event"})  # the server answers with an error
+        await session.send_raw('{"type": "no.such.client.event"}')  # the server answers: error
         async for event in iterator:
             if isinstance(event, ev.ErrorEvent):
                 break
