@@ -20,6 +20,7 @@ from __future__ import annotations
 __version__ = "0.1.0.dev0"
 
 from rxrealtime import errors, events, operators, scheduling, sinks
+from rxrealtime.reconnect import Reconnected, ReconnectPolicy, ResponseInterrupted
 from rxrealtime.replay import Record, ReplaySession, replay, replay_records, replay_session
 from rxrealtime.scheduling import LoopScheduler, observe_on_thread, to_async_iterable
 from rxrealtime.session import RealtimeSession, SessionStatistics, connect, from_sdk_connection
@@ -27,8 +28,11 @@ from rxrealtime.session import RealtimeSession, SessionStatistics, connect, from
 __all__ = [
     "LoopScheduler",
     "RealtimeSession",
+    "ReconnectPolicy",
+    "Reconnected",
     "Record",
     "ReplaySession",
+    "ResponseInterrupted",
     "SessionStatistics",
     "__version__",
     "connect",

@@ -24,9 +24,9 @@ from rxrealtime import events as ev
 from rxrealtime import operators as ops
 from rxrealtime.errors import ConnectionClosedOK, HandshakeError
 from rxrealtime.server import serve
-from rxrealtime.session import RealtimeSession
+from rxrealtime.session import RealtimeSession, connect
 from rxrealtime.sinks import Recorder
-from rxrealtime.transport import FrameTransport, open_websocket, prepare
+from rxrealtime.transport import prepare
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -93,23 +93,23 @@ async def open_session(
     ("cannot connect to URL: why") when the socket cannot be opened; configuration errors
     (:class:`~rxrealtime.errors.ConfigurationError`) propagate.
     """
-    config = prepare(model, base_url=where.base_url)
-    try:
-        websocket = await open_websocket(config)
-    except (OSError, TimeoutError) as error:
-        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise CliError(f"cannot connect to {config.url}: {why or type(error).__name__}") from None
-    except HandshakeError as error:
-        raise CliError(f"cannot connect to {config.url}: {error}") from None
-    transport: FrameTransport = websocket
+    url = prepare(model, base_url=where.base_url).url  # for messages; secrets are not in it
+    recorder: Recorder | None = None
     if record is not None:
         try:
-            recorder = Recorder(record, secrets=config.secrets, meta={"model": model})
+            recorder = Recorder(record, meta={"model": model})
         except OSError as error:
-            await websocket.close()
             raise CliError(f"cannot record to {record}: {error.strerror or error}") from None
-        transport = recorder.wrap(websocket)
-    return RealtimeSession(transport, secrets=config.secrets)
+    try:
+        return await connect(model, base_url=where.base_url, recorder=recorder)
+    except (OSError, TimeoutError) as error:
+        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        failure = f"cannot connect to {url}: {why or type(error).__name__}"
+    except HandshakeError as error:
+        failure = f"cannot connect to {url}: {error}"
+    if recorder is not None:
+        recorder.close()
+    raise CliError(failure)
 
 
 async def wait_session_created(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Coroutine, Sequence
@@ -149,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     args = _build_parser().parse_args(argv)
     command: str = args.command
+    # The commands print their own one-line message for a session that ends abnormally; the
+    # library's warning about it would say the same thing twice. Errors still show.
+    logging.getLogger("rxrealtime").setLevel(logging.ERROR)
     if command == "serve":
         from rxrealtime.server.cli import serve_main
 

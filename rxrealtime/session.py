@@ -62,9 +62,9 @@ import asyncio
 import base64
 import collections
 import logging
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 
 import attrs
 import reactivex
@@ -698,6 +698,7 @@ class RealtimeSession:
             self._recycler.cancel()
         if isinstance(terminal, ConnectionClosedError):
             self._last_error = str(terminal)
+            log.warning("rxrealtime session ended abnormally: %s", terminal)
         if self._backlog is not None:
             if self._has_consumers():
                 self._flush()
@@ -726,6 +727,11 @@ class RealtimeSession:
             else:
                 observer.on_error(terminal)
         except Exception as exc:
+            if exc is terminal:
+                # A subscriber without an on_error handler re-raises the session's own end
+                # (reactivex's default); the end is already reported, so this is no news.
+                log.debug("a subscriber without on_error re-raised the session's end: %s", exc)
+                return
             self._subscriber_errors += 1
             log.error("an rxrealtime subscriber raised while ending", exc_info=exc)
 
@@ -1111,6 +1117,16 @@ class _Connect:
             await self._session.close()
 
 
+class FrameRecorder(Protocol):
+    """What ``connect(recorder=...)`` needs: :class:`rxrealtime.sinks.Recorder` fits."""
+
+    def add_secrets(self, secrets: Iterable[str | None]) -> None:
+        """Mask these values in everything recorded from now on."""
+
+    def wrap(self, transport: FrameTransport) -> FrameTransport:
+        """A transport that records every frame ``transport`` receives and sends."""
+
+
 def connect(
     model: str | None = _DEFAULT_MODEL,
     *,
@@ -1132,6 +1148,7 @@ def connect(
     reconnect: ReconnectPolicy | None = None,
     open_timeout: float | None = None,
     idle_timeout: float | None = None,
+    recorder: FrameRecorder | None = None,
 ) -> _Connect:
     """Open a Realtime session: ``async with rxrealtime.connect(...) as session:``.
 
@@ -1153,6 +1170,10 @@ def connect(
       ``reconnect``, a reconnect follows). The service sends nothing while a session is quiet,
       so choose it above your longest expected silence; websockets' pings (every 20 s) detect a
       dead TCP connection regardless.
+
+    ``recorder`` (e.g. ``rxrealtime.sinks.Recorder("session.jsonl")``) records every raw frame
+    in both directions, as received and as sent, with the connection's secrets masked; with
+    ``reconnect`` each new connection is recorded into the same recorder.
 
     Argument errors raise :class:`~rxrealtime.errors.ConfigurationError` when the result is
     awaited or entered, before any I/O; a refused upgrade raises
@@ -1182,10 +1203,15 @@ def connect(
             allow_insecure=allow_insecure,
             websocket_options=options,
         )
-        transport = await open_websocket(config)
+        if recorder is not None:
+            recorder.add_secrets(config.secrets)
 
-        async def reopen() -> FrameTransport:
-            return await open_websocket(config)
+        async def open_recorded() -> FrameTransport:
+            transport = await open_websocket(config)
+            return transport if recorder is None else recorder.wrap(transport)
+
+        transport = await open_recorded()
+        reopen = open_recorded
 
         return RealtimeSession(
             transport,

@@ -22,7 +22,9 @@ DOCUMENTED_TOP_LEVEL = {
     "observe_on_thread",
     "LoopScheduler",
 }
-DOCUMENTED_EVENTS = {"decode", "encode", "UnknownEvent", "InvalidEvent", "ServerEvent", "ClientEvent"}
+DOCUMENTED_EVENTS = {
+    "decode", "encode", "UnknownEvent", "InvalidEvent", "ServerEvent", "ClientEvent"
+}
 DOCUMENTED_OPERATORS = {"text_only", "accumulate_deltas", "audio_chunks", "tool_calls", "of_type"}
 
 
