@@ -18,6 +18,7 @@ class default, so ``to_dict`` gives back what was received). Sequences become tu
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -133,19 +134,43 @@ def structurer(cls: type) -> Conv:
     return found
 
 
-def make_dispatcher(base: type, pick: Callable[[Mapping[str, Any]], type]) -> None:
-    """Decode values of the field type ``base`` with the class ``pick(value)`` chooses."""
+def make_dispatcher(
+    base: type,
+    pick: Callable[[Mapping[str, Any]], type],
+    by_type: Mapping[str, type] | None = None,
+    *,
+    key: str = "type",
+) -> None:
+    """Decode values of the field type ``base`` with the class ``pick(value)`` chooses.
+
+    ``by_type`` (optional) is a shortcut for the common case: the class for each string value
+    of the field ``key`` it lists, taken without calling ``pick``; it must agree with what
+    ``pick`` returns for such values (a class listed may be the base of a family registered
+    here too, whose dispatcher then decides). Structure functions are looked up when first needed
+    (after every family is registered), never per value.
+    """
 
     chosen: dict[type, Conv] = {base: _build_structure(base, strict=False)}
+    fast: dict[str, Conv] = {}
 
-    def dispatch(value: Any) -> Any:
-        if value.__class__ is not dict:
-            return BAD
+    def slow(value: Any) -> Any:
+        if not fast and by_type:
+            fast.update({kind: structurer(cls) for kind, cls in by_type.items()})
         cls = pick(value)
         structure = chosen.get(cls)
         if structure is None:
             structure = chosen[cls] = structurer(cls)
         return structure(value)
+
+    def dispatch(value: Any) -> Any:
+        if value.__class__ is not dict:
+            return BAD
+        kind = value.get(key)
+        if kind.__class__ is str:
+            structure = fast.get(kind)
+            if structure is not None:
+                return structure(value)
+        return slow(value)
 
     _structurers[base] = dispatch
 
@@ -154,8 +179,28 @@ def _sequence(element: Conv) -> Conv:
     def convert(value: Any) -> Any:
         if value.__class__ is not list:
             return BAD
-        out = tuple([element(item) for item in value])
-        return BAD if BAD in out else out
+        if not value:
+            return ()
+        out = tuple(map(element, value))
+        for item in out:
+            if item is BAD:
+                return BAD
+        return out
+
+    return convert
+
+
+def _scalar_sequence(kind: type) -> Conv:
+    """A list of one scalar type: taken as it is when every element is exactly ``kind``."""
+    general = _sequence(_scalar_slow("item", (kind,), False, False))
+
+    def convert(value: Any) -> Any:
+        if value.__class__ is not list:
+            return BAD
+        for item in value:
+            if item.__class__ is not kind:
+                return general(value)
+        return tuple(value)
 
     return convert
 
@@ -206,7 +251,7 @@ def _nested_conv(tp: Any) -> Conv:
     if origin in (Sequence, tuple, list):
         (element,) = typing.get_args(tp)[:1]
         if element in _SCALARS:
-            return _sequence(_scalar_slow("item", (element,), False, False))
+            return _scalar_sequence(element)
         return _sequence(_nested_conv(element))
     if origin in (Mapping, dict):
         return _mapping
@@ -228,22 +273,24 @@ def _build_structure(cls: type, *, strict: bool) -> Conv:
     read in one ``try`` block of plain subscripts, the others with ``d.get``. A value of exactly
     the declared scalar type, or an absent optional one, costs one or two identity tests; only
     anything else reaches the field's slow path. Keys the class does not declare, and (lenient
-    fields) values that do not fit, go to ``extra``. The instance is filled through its slot
-    descriptors (the classes have no validators or converters, so this is what their
-    ``__init__`` does, at half the cost). Everything the code refers to is bound as a default
-    argument, so it runs on local variables only.
+    fields) values that do not fit, go to ``extra``. The instance is filled as a mutable twin
+    (see :func:`_mutable_twin`; the classes have no validators or converters, so this is what
+    their ``__init__`` does, at a fraction of the cost). Everything the code refers to is a
+    closure variable (see :func:`_compile`), so it runs on local and cell variables only.
     """
     if "extra" not in attrs.fields_dict(cls):
         raise TypeError(f"{cls.__name__} has no 'extra' field")  # a bug in a class definition
     fields = [f for f in attrs.fields(cls) if f.name != "extra"]
     hints = typing.get_type_hints(cls)
+    known = frozenset(f.name for f in fields)
     ns: dict[str, Any] = {
         "_cls": cls,
-        "_new": object.__new__,
+        "_twin": _mutable_twin(cls),
         "_M": MISSING,
         "_BAD": BAD,
         "_EMPTY": EMPTY,
-        "_KNOWN": frozenset(f.name for f in fields),
+        "_KNOWN": known,
+        "_all_known": known.issuperset,
         "_extra": _extra,
     }
     split = {f.name: _split(hints[f.name]) for f in fields}
@@ -271,9 +318,9 @@ def _build_structure(cls: type, *, strict: bool) -> Conv:
         members = split[name][1]
         if all(m in _SCALARS for m in members):
             ns[f"_slow{i}"] = _scalar_slow(name, tuple(members), name in required, strict)
-            test = f"{v}.__class__ is not _t{i}" if len(members) == 1 else "True"
-            if len(members) == 1:
-                ns[f"_t{i}"] = members[0]
+            for j, member in enumerate(members):
+                ns[f"_t{i}_{j}"] = member
+            test = " and ".join(f"{v}.__class__ is not _t{i}_{j}" for j in range(len(members)))
             if name in lazy:  # absent or null: None, no slow path
                 test = f"{v} is not None and {test}"
             body.append(f"    if {test}:")
@@ -291,28 +338,58 @@ def _build_structure(cls: type, *, strict: bool) -> Conv:
             body.append(f"        if {v} is _BAD:")
             body.append(f"            bad = {{**(bad or {{}}), {name!r}: d[{name!r}]}}")
             body.append(f"            {v} = None")
-    body.append("    o = _new(_cls)")
-    for i, name in enumerate([*var, "extra"]):
-        ns[f"_set{i}"] = getattr(cls, name).__set__
-        if name != "extra":
-            body.append(f"    _set{i}(o, {var[name]})")
-            continue
-        # no unknown keys: every key is known (cheapest when all fields were read eagerly)
-        no_unknown = "d.keys() <= _KNOWN"
-        if eager and not lazy:
-            no_unknown = f"(whole and len(d) == {len(eager)}) or {no_unknown}"
-        body.append(f"    if bad is None and ({no_unknown}):")
-        body.append(f"        _set{i}(o, _EMPTY)")
-        body.append("    else:")
-        body.append(f"        _set{i}(o, _extra(d, _KNOWN, bad))")
+    body.append("    o = _twin()")
+    body += [f"    o.{name} = {v}" for name, v in var.items()]
+    # no unknown keys: every key is known (cheapest when all fields were read eagerly)
+    no_unknown = "_all_known(d)"
+    if eager and not lazy:
+        no_unknown = f"(whole and len(d) == {len(eager)}) or {no_unknown}"
+    body.append(f"    if bad is None and ({no_unknown}):")
+    body.append("        o.extra = _EMPTY")
+    body.append("    else:")
+    body.append("        o.extra = _extra(d, _KNOWN, bad)")
+    body.append("    o.__class__ = _cls")
     body.append("    return o")
-    params = ", ".join(f"{k}={k}" for k in ns)
-    source = "\n".join([f"def structure(d, *, {params}):", *body])
     mode = "strict" if strict else "lenient"
-    code = compile(source, f"<rxrealtime {mode} structure of {cls.__qualname__}>", "exec")
-    exec(code, ns)  # generated from our own class definitions
-    fn: Conv = ns["structure"]
+    return _compile(f"<rxrealtime {mode} structure of {cls.__qualname__}>", "d", body, ns)
+
+
+def _compile(filename: str, arg: str, body: list[str], ns: dict[str, Any]) -> Conv:
+    """Compile ``def fn(arg): body`` as a closure over the values of ``ns``.
+
+    Closure cells are read as fast as local variables, and unlike default arguments they cost
+    nothing per call (CPython fills keyword-only defaults one dict lookup at a time).
+    """
+    lines = [f"def make({', '.join(ns)}):", f"    def fn({arg}):"]
+    lines += [f"    {line}" for line in body]
+    lines.append("    return fn")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), filename, "exec"), namespace)  # from our own classes
+    fn: Conv = namespace["make"](**ns)
     return fn
+
+
+@functools.cache
+def _mutable_twin(cls: type) -> type:
+    """A private subclass of ``cls`` whose instances accept plain attribute stores.
+
+    The frozen classes' ``__setattr__``/``__delattr__`` raise, so their ``__init__`` stores
+    each field through a generic call. The twin adds no slots and takes both methods back from
+    ``object``; CPython then stores its slots directly (the specialised ``STORE_ATTR`` of
+    3.11+). A structure function fills a twin and sets its ``__class__`` to ``cls``, which the
+    identical memory layout allows: what it returns is an ordinary, frozen ``cls`` instance
+    (its ``type()``, equality, hash, ``repr``, copying and immutability are those of ``cls``),
+    built at a fraction of the cost. No twin instance ever leaves this module.
+    """
+    namespace = {
+        "__slots__": (),
+        "__init__": object.__init__,  # so ``twin()`` is the cheapest way to get an instance
+        "__setattr__": object.__setattr__,
+        "__delattr__": object.__delattr__,
+        "__module__": __name__,
+        "__qualname__": f"_Mutable{cls.__qualname__}",
+    }
+    return type(f"_Mutable{cls.__name__}", (cls,), namespace)
 
 
 def _extra(d: dict[str, Any], known: frozenset[str], bad: dict[str, Any] | None) -> dict[str, Any]:
@@ -343,7 +420,7 @@ def _build_unstructure(cls: type) -> Conv:
     hints = typing.get_type_hints(cls)
     ns: dict[str, Any] = {"_un": unstructure_any}
     order = sorted(fields, key=lambda f: f.name != "type")
-    lines = ["def unstructure(o):", "    d = {}"]
+    lines = ["    d = {}"]
     for field in order:
         name = field.name
         if name == "extra":
@@ -358,10 +435,7 @@ def _build_unstructure(cls: type) -> Conv:
         lines.append("        for k, v in o.extra.items():")
         lines.append("            d[k] = _un(v)")
     lines.append("    return d")
-    code = compile("\n".join(lines), f"<rxrealtime unstructure of {cls.__qualname__}>", "exec")
-    exec(code, ns)  # generated from our own class definitions
-    fn: Conv = ns["unstructure"]
-    return fn
+    return _compile(f"<rxrealtime unstructure of {cls.__qualname__}>", "o", lines, ns)
 
 
 # -- registration ----------------------------------------------------------------------------

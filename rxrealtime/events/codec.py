@@ -80,11 +80,15 @@ _ITEMS: Final[dict[Any, type]] = {
 }
 
 
+def _pick_message(value: Mapping[str, Any]) -> type:
+    role = value.get("role")
+    return _ROLES.get(role, items.UnknownItem) if isinstance(role, str) else items.UnknownItem
+
+
 def _pick_item(value: Mapping[str, Any]) -> type:
     kind = value.get("type")
     if kind == "message":
-        role = value.get("role")
-        return _ROLES.get(role, items.UnknownItem) if isinstance(role, str) else items.UnknownItem
+        return _pick_message(value)
     return _ITEMS.get(kind, items.UnknownItem) if isinstance(kind, str) else items.UnknownItem
 
 
@@ -97,7 +101,9 @@ def _by_type(table: Mapping[str, type], default: type) -> Any:
 
 
 def _register_families() -> None:
-    make_dispatcher(items.ConversationItem, _pick_item)
+    # "message" items are a family of their own, split by role
+    make_dispatcher(items._Message, _pick_message, _ROLES, key="role")
+    make_dispatcher(items.ConversationItem, _pick_item, {**_ITEMS, "message": items._Message})
     families: list[tuple[type, Mapping[str, type], type]] = [
         (
             items.ContentPart,
@@ -143,7 +149,7 @@ def _register_families() -> None:
         ),
     ]
     for base, table, default in families:
-        make_dispatcher(base, _by_type(table, default))
+        make_dispatcher(base, _by_type(table, default), table)
 
     sessions = {
         "realtime": session.RealtimeSessionConfig,
@@ -158,7 +164,7 @@ def _register_families() -> None:
             session.SessionConfig
         )
 
-    make_dispatcher(session.SessionConfig, pick_session)
+    make_dispatcher(session.SessionConfig, pick_session, sessions)
 
 
 def _model_classes() -> list[type]:
@@ -229,19 +235,11 @@ def decode(frame: str | bytes) -> ServerEvent:
         return InvalidEvent(raw=frame, error=f"{what}: {exc}")
     except Exception as exc:  # not str/bytes at all: still one event, never an exception
         return InvalidEvent(raw=frame, error=f"cannot decode a {type(frame).__name__}: {exc}")
-    # the hot path, inlined: a dict with a known type that fits
-    if obj.__class__ is dict:
-        kind = obj.get("type")
-        if kind.__class__ is str:
-            structure = _DECODERS.get(kind)
-            if structure is not None:
-                try:
-                    event: ServerEvent = structure(obj)
-                except Exception:
-                    pass  # _decode_object says why
-                else:
-                    return event
-    return _decode_object(obj, frame)
+    try:  # the hot path: a dict with a known type that fits (anything else raises)
+        event: ServerEvent = _DECODERS[obj["type"]](obj)
+    except Exception:
+        return _decode_object(obj, frame)  # says what it is instead, or why it does not fit
+    return event
 
 
 def from_dict(obj: Any) -> ServerEvent:
