@@ -251,10 +251,11 @@ class _IdleClosed(TransportClosed):
 class _Guard:
     """One Rx subscriber; ``active`` turns False when it is disposed or detached."""
 
-    __slots__ = ("active", "observer")
+    __slots__ = ("active", "observer", "on_next")
 
     def __init__(self, observer: abc.ObserverBase[ev.ServerEvent]) -> None:
         self.observer = observer
+        self.on_next = observer.on_next  # bound once: delivery is the per-event hot path
         self.active = True
 
 
@@ -580,7 +581,10 @@ class RealtimeSession:
             continuity.observe(event)
             if kind is not ev.ErrorEvent:
                 self._attempt = 0
-        self._route(frame, event)
+        if self._backlog is None:
+            self._deliver(frame, event)  # the steady state, one call shorter
+        else:
+            self._route(frame, event)
 
     def _dispatch_local(self, event: ev.ServerEvent) -> None:
         """Put a marker this library made (not a frame) in the stream, like a frame."""
@@ -598,7 +602,7 @@ class RealtimeSession:
         for guard in self._observers:
             if guard.active:
                 try:
-                    guard.observer.on_next(event)
+                    guard.on_next(event)
                 except Exception as exc:
                     self._subscriber_failed(guard, exc)
         for queue in self._queues:
