@@ -12,8 +12,9 @@ from reactivex import Observable
 
 from rxrealtime import events as ev
 
-from ._audio_format import PCM16, AudioFormat, AudioFormatType
+from ._audio_format import AudioFormat, AudioFormatType
 from ._core import Clock, stateful
+from ._output_format import OutputFormatTracker
 
 __all__ = ["AudioChunk", "AudioDecoder", "InvalidAudioHandler", "audio_chunks"]
 
@@ -29,7 +30,8 @@ def _short_bytes(data: bytes) -> str:
 
 @attrs.frozen
 class AudioChunk:
-    """Decoded output audio of one delta (or one re-chunked frame)."""
+    """Decoded output audio of one delta (or one re-chunked frame), in ``format`` at
+    ``sample_rate`` (the format of its part: see :func:`audio_chunks`)."""
 
     data: bytes = attrs.field(repr=_short_bytes)
     format: AudioFormatType
@@ -58,17 +60,21 @@ def _log_invalid(event: ev.ResponseOutputAudioDelta, error: str) -> None:
 class _Part:
     decoded_bytes: int
     response_id: str | None
+    format: AudioFormat
 
 
 class AudioDecoder:
     """The sans-I/O state machine behind :func:`audio_chunks` (one per subscription).
 
-    Keeps one byte counter per ``(item_id, content_index)`` while its audio streams; released
-    on ``…audio.done`` and on the response's ``response.done``.
+    Keeps one byte counter and format per ``(item_id, content_index)`` while its audio
+    streams; released on ``…audio.done`` and on the response's ``response.done``. ``fmt=None``
+    follows the formats the stream announces (:class:`OutputFormatTracker`); a format pins it.
     """
 
-    def __init__(self, fmt: AudioFormat = PCM16, on_invalid: InvalidAudioHandler | None = None):
-        self.format = fmt
+    def __init__(
+        self, fmt: AudioFormat | None = None, on_invalid: InvalidAudioHandler | None = None
+    ) -> None:
+        self.formats = OutputFormatTracker(fmt)
         self._on_invalid = on_invalid or _log_invalid
         self._parts: dict[tuple[str, int], _Part] = {}
 
@@ -77,6 +83,7 @@ class AudioDecoder:
         return len(self._parts)
 
     def step(self, event: ev.ServerEvent, emit: Callable[[AudioChunk], None]) -> None:
+        self.formats.observe(event)
         if isinstance(event, ev.ResponseOutputAudioDelta):
             self._decode(event, emit)
         elif isinstance(event, ev.ResponseOutputAudioDone):
@@ -88,6 +95,7 @@ class AudioDecoder:
 
     def finish(self, emit: Callable[[AudioChunk], None]) -> None:
         self._parts.clear()
+        self.formats.clear()
 
     def _decode(
         self, event: ev.ResponseOutputAudioDelta, emit: Callable[[AudioChunk], None]
@@ -102,8 +110,9 @@ class AudioDecoder:
         key = (event.item_id, event.content_index)
         part = self._parts.get(key)
         if part is None:
-            part = self._parts[key] = _Part(0, event.response_id)
-        fmt = self.format
+            fmt = self.formats.format_for(event.response_id)
+            part = self._parts[key] = _Part(0, event.response_id, fmt)
+        fmt = part.format
         emit(
             AudioChunk(
                 data=data,
@@ -120,7 +129,7 @@ class AudioDecoder:
 
 
 def audio_chunks(
-    format: AudioFormat = PCM16,
+    format: AudioFormat | None = None,
     *,
     on_invalid: InvalidAudioHandler | None = None,
 ) -> Callable[[Observable[ev.ServerEvent]], Observable[AudioChunk]]:
@@ -133,14 +142,28 @@ def audio_chunks(
 
     Each :class:`AudioChunk` carries the format and sample rate, ``item_id``, ``response_id``,
     ``content_index``, its duration and its running ``offset_ms`` within its item's content part
-    (parts of interleaved items are counted apart). The Realtime API does not repeat the format
-    on audio events: pass the session's output format (default: :data:`PCM16`, 24 kHz; use
-    :meth:`AudioFormat.from_wire` on ``session.audio.output.format``).
+    (parts of interleaved items are counted apart).
+
+    The Realtime API does not repeat the format on audio events, so with ``format=None`` (the
+    default) the operator follows what the stream announces::
+
+        --session.updated(pcmu)--response.created(r1)--a(r1, 160 B)--response.done(r1)--|
+        -----------------------------------------------[pcmu 8 kHz 0ms 20ms]-------------|
+
+    PCM16 at 24 kHz (the service default) until ``session.created``/``session.updated``
+    announces ``session.audio.output.format`` (beta: ``output_audio_format``); a
+    ``response.created`` announcing ``response.audio.output.format`` overrides it for that
+    response's audio. A response keeps the format in force when it was created; a part keeps
+    the format of its first delta (formats never change within a part). Unknown format values
+    are ignored (logged). The announcement must pass through this operator: subscribe before
+    ``session.created`` (the session's backlog delivers it to the first subscribers) or pin the
+    format. ``format=ops.PCMU`` (any :class:`AudioFormat`) pins it and ignores announcements.
 
     Invalid base64 never ends the stream: the delta is skipped (its bytes don't advance the
     offset) and reported to ``on_invalid(event, description)`` — by default a warning on the
-    ``rxrealtime.operators`` logger. Empty deltas produce no chunk. Per-part counters are
-    released on ``…audio.done`` and ``response.done``. Completion and errors are the source's.
+    ``rxrealtime.operators`` logger. Empty deltas produce no chunk. Per-part counters and
+    per-response formats are released on ``…audio.done`` and ``response.done``. Completion and
+    errors are the source's.
     """
 
     def factory(_clock: Clock) -> AudioDecoder:

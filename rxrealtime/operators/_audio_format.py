@@ -1,13 +1,26 @@
-"""``AudioFormat``: what the Realtime API's three audio formats mean in bytes and milliseconds."""
+"""``AudioFormat``: what the Realtime API's three audio formats mean in bytes and milliseconds,
+and :func:`announced_output_format`: which output format a server event announces."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Literal, TypeAlias
 
 import attrs
 
-__all__ = ["PCM16", "PCMA", "PCMU", "AudioFormat", "AudioFormatType"]
+from rxrealtime import events as ev
+
+__all__ = [
+    "PCM16",
+    "PCMA",
+    "PCMU",
+    "AudioFormat",
+    "AudioFormatType",
+    "announced_output_format",
+]
+
+logger = logging.getLogger("rxrealtime.operators")
 
 AudioFormatType: TypeAlias = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
 
@@ -99,3 +112,46 @@ PCMU = AudioFormat("audio/pcmu", 8000)
 """G.711 µ-law at 8 kHz (telephony)."""
 PCMA = AudioFormat("audio/pcma", 8000)
 """G.711 A-law at 8 kHz (telephony)."""
+
+
+def announced_output_format(event: ev.ServerEvent) -> AudioFormat | None:
+    """The output audio format ``event`` announces, or ``None`` if it announces none.
+
+    * ``session.created`` / ``session.updated``: the session's ``audio.output.format`` (GA: an
+      :class:`~rxrealtime.events.AudioFormat` object such as ``AudioPCMU()``), else a beta
+      session's ``output_audio_format`` (``"pcm16"``, ``"g711_ulaw"``, ``"g711_alaw"``);
+    * ``response.created``: the response's ``audio.output.format``, else its beta
+      ``output_audio_format`` — the format of that response's audio;
+    * any other event: ``None``.
+
+    A format this library does not know (``{"type": "audio/mp3"}``, a number, ...) counts as
+    no announcement: ``None``, with a warning on the ``rxrealtime.operators`` logger. Never raises.
+    """
+    audio: ev.AudioConfig | None
+    if isinstance(event, ev.SessionCreated | ev.SessionUpdated):
+        holder: ev.SessionConfig | ev.Response | None = event.session
+        audio = event.session.audio if isinstance(event.session, ev.RealtimeSessionConfig) else None
+    elif isinstance(event, ev.ResponseCreated):
+        holder = event.response
+        audio = event.response.audio if event.response is not None else None
+    else:
+        return None
+    if holder is None:
+        return None
+    output = audio.output if audio is not None else None
+    if output is not None and output.format is not None:
+        wire = output.format
+        value: object = {"type": wire.type, "rate": getattr(wire, "rate", None)}
+    elif output is not None and "format" in output.extra:  # not an object: e.g. a bare string
+        value = output.extra["format"]
+    elif "output_audio_format" in holder.extra:
+        value = holder.extra["output_audio_format"]
+    else:
+        return None
+    try:
+        if isinstance(value, str | Mapping):
+            return AudioFormat.from_wire(value)
+    except ValueError:
+        pass
+    logger.warning("%s announces an unknown output audio format %r: ignored", event.type, value)
+    return None

@@ -21,8 +21,9 @@ from reactivex import Observable, abc
 
 from rxrealtime import events as ev
 
-from ._audio_format import PCM16, AudioFormat
+from ._audio_format import AudioFormat
 from ._core import Clock, stateful
+from ._output_format import OutputFormatTracker
 
 __all__ = ["BargeInDetector", "PlaybackPosition", "barge_in", "stop_audio_on_speech"]
 
@@ -44,6 +45,7 @@ class _Playback:
     content_index: int
     response_id: str | None
     started_at: datetime
+    format: AudioFormat
     received_bytes: int = 0
     streaming: bool = True
 
@@ -53,20 +55,21 @@ class BargeInDetector:
 
     It follows the one audio part being played — the part that most recently started
     streaming audio (playback is sequential; a new part means the previous one finished) — and
-    the set of responses in progress.
+    the set of responses in progress. Bytes received become milliseconds in the part's
+    format, fixed at its first delta by an :class:`OutputFormatTracker`.
     """
 
     def __init__(
         self,
         clock: Clock,
         *,
-        fmt: AudioFormat = PCM16,
+        fmt: AudioFormat | None = None,
         playback_position: PlaybackPosition | None = None,
         cancel_response: bool = False,
         clear_output_audio: bool = False,
     ) -> None:
         self._clock = clock
-        self._format = fmt
+        self.formats = OutputFormatTracker(fmt)
         self._position = playback_position
         self._cancel = cancel_response
         self._clear = clear_output_audio
@@ -75,6 +78,7 @@ class BargeInDetector:
         self.playback: _Playback | None = None
 
     def step(self, event: ev.ServerEvent, emit: Callable[[ev.ClientEvent], None]) -> None:
+        self.formats.observe(event)
         playback = self.playback
         if isinstance(event, ev.ResponseOutputAudioDelta):
             key = (event.item_id, event.content_index)
@@ -82,7 +86,11 @@ class BargeInDetector:
                 return  # the rest of an interrupted part is never played
             if playback is None or (playback.item_id, playback.content_index) != key:
                 playback = self.playback = _Playback(
-                    event.item_id, event.content_index, event.response_id, self._clock()
+                    event.item_id,
+                    event.content_index,
+                    event.response_id,
+                    self._clock(),
+                    self.formats.format_for(event.response_id),
                 )
             playback.received_bytes += _decoded_length(event.delta)
         elif isinstance(event, ev.ResponseOutputAudioDone):
@@ -107,11 +115,12 @@ class BargeInDetector:
         self.playback = None
         self._active.clear()
         self._interrupted.clear()
+        self.formats.clear()
 
     def played_ms(self, playback: _Playback) -> float:
         """Audio of ``playback`` played so far: the playback position (callback, else the
         clock since its first delta), clamped to the audio received."""
-        received = self._format.bytes_to_ms(playback.received_bytes)
+        received = playback.format.bytes_to_ms(playback.received_bytes)
         position = (
             self._position(playback.item_id, playback.content_index) if self._position else None
         )
@@ -120,7 +129,7 @@ class BargeInDetector:
         return max(0.0, min(received, position))
 
     def _interrupt(self, playback: _Playback, emit: Callable[[ev.ClientEvent], None]) -> None:
-        received = self._format.bytes_to_ms(playback.received_bytes)
+        received = playback.format.bytes_to_ms(playback.received_bytes)
         played = self.played_ms(playback)
         if not playback.streaming and played >= received:
             return  # it had finished playing: nothing to interrupt
@@ -141,7 +150,7 @@ class BargeInDetector:
 
 def barge_in(
     *,
-    format: AudioFormat = PCM16,
+    format: AudioFormat | None = None,
     playback_position: PlaybackPosition | None = None,
     cancel_response: bool = False,
     clear_output_audio: bool = False,
@@ -170,8 +179,18 @@ def barge_in(
     still in progress (leave it off with server VAD's ``interrupt_response``, which cancels
     already); ``clear_output_audio=True`` also emits ``ev.OutputAudioBufferClear()`` (WebRTC/SIP
     output buffers). At most one truncate per played part; emitted synchronously on the
-    ``speech_started`` event. ``format`` is the session's output audio format (to turn bytes
-    into ms). Completion and errors are the source's.
+    ``speech_started`` event. Completion and errors are the source's.
+
+    Bytes received become milliseconds in the output audio format, which ``format=None`` (the
+    default) follows from the stream exactly as :func:`audio_chunks` does — PCM16 24 kHz until
+    ``session.created``/``session.updated`` announces another, per-response overrides from
+    ``response.created``, a part's format fixed at its first delta::
+
+        session.updated(pcmu)  t=0 audio.delta(i1, 4000 B = 500 ms)  t=0.3 speech_started
+        ------------------------------------------------------------[truncate(i1, 0, 300)]
+
+    (read as PCM16, those 4000 bytes would be 83 ms and the truncate would cut at 83).
+    ``format=ops.PCMU`` (any :class:`AudioFormat`) pins the format and ignores announcements.
     """
 
     def factory(clock: Clock) -> BargeInDetector:

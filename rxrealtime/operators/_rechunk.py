@@ -10,34 +10,49 @@ from reactivex import Observable
 from rxrealtime import events as ev
 
 from ._audio_chunks import AudioChunk, AudioDecoder, InvalidAudioHandler
-from ._audio_format import PCM16, AudioFormat
+from ._audio_format import PCM16, PCMA, PCMU, AudioFormat
 from ._core import Clock, stateful
 
 __all__ = ["Rechunker", "rechunk"]
+
+_API_FORMATS = (PCM16, PCMU, PCMA)
 
 
 @attrs.define
 class _Buffer:
     first: AudioChunk
+    format: AudioFormat
+    frame_bytes: int
     data: bytearray
     emitted_bytes: int = 0
 
 
 class Rechunker:
-    """The sans-I/O state machine behind :func:`rechunk` (one per subscription)."""
+    """The sans-I/O state machine behind :func:`rechunk` (one per subscription).
+
+    One buffer per ``(item_id, content_index)`` part, framed in the part's format (its
+    decoder fixes a part's format at its first delta, so a buffer never mixes formats).
+
+    Raises:
+        ValueError: ``frame_ms`` is shorter than one sample of ``fmt`` (of any of the API's
+            formats when ``fmt`` is ``None``).
+    """
 
     def __init__(
         self,
-        fmt: AudioFormat,
+        fmt: AudioFormat | None,
         frame_ms: float,
         *,
         pad: bool = False,
         on_invalid: InvalidAudioHandler | None = None,
     ) -> None:
-        self.format = fmt
-        self.frame_bytes = fmt.ms_to_bytes(frame_ms)
-        if self.frame_bytes <= 0:
-            raise ValueError(f"frame_ms={frame_ms} is shorter than one sample")
+        for candidate in _API_FORMATS if fmt is None else (fmt,):
+            if candidate.ms_to_bytes(frame_ms) <= 0:
+                raise ValueError(
+                    f"frame_ms={frame_ms} is shorter than one sample of {candidate.type} "
+                    f"at {candidate.sample_rate} Hz"
+                )
+        self.frame_ms = frame_ms
         self._pad = pad
         self._decoder = AudioDecoder(fmt, on_invalid)
         self._buffers: dict[tuple[str, int], _Buffer] = {}
@@ -45,6 +60,11 @@ class Rechunker:
     @property
     def open_parts(self) -> int:
         return len(self._buffers)
+
+    def frame_bytes(self, fmt: AudioFormat) -> int:
+        """Bytes of one frame in ``fmt``: ``frame_ms`` rounded down to whole samples (at least
+        one sample, for a rate announced outside the API's formats)."""
+        return max(fmt.ms_to_bytes(self.frame_ms), fmt.bytes_per_sample)
 
     def step(self, event: ev.ServerEvent, emit: Callable[[AudioChunk], None]) -> None:
         self._decoder.step(event, lambda chunk: self._add(chunk, emit))
@@ -64,9 +84,10 @@ class Rechunker:
         key = (chunk.item_id, chunk.content_index)
         buffer = self._buffers.get(key)
         if buffer is None:
-            buffer = self._buffers[key] = _Buffer(chunk, bytearray())
+            fmt = chunk.audio_format
+            buffer = self._buffers[key] = _Buffer(chunk, fmt, self.frame_bytes(fmt), bytearray())
         buffer.data += chunk.data
-        size = self.frame_bytes
+        size = buffer.frame_bytes
         whole = len(buffer.data) - len(buffer.data) % size
         for start in range(0, whole, size):
             self._emit(buffer, bytes(buffer.data[start : start + size]), emit)
@@ -78,11 +99,11 @@ class Rechunker:
             return
         tail = bytes(buffer.data)
         if self._pad:
-            tail += self.format.silence(self.frame_bytes - len(tail))
+            tail += buffer.format.silence(buffer.frame_bytes - len(tail))
         self._emit(buffer, tail, emit)
 
     def _emit(self, buffer: _Buffer, data: bytes, emit: Callable[[AudioChunk], None]) -> None:
-        fmt = self.format
+        fmt = buffer.format
         emit(
             attrs.evolve(
                 buffer.first,
@@ -97,7 +118,7 @@ class Rechunker:
 def rechunk(
     frame_ms: float = 20,
     *,
-    format: AudioFormat = PCM16,
+    format: AudioFormat | None = None,
     pad: bool = False,
     on_invalid: InvalidAudioHandler | None = None,
 ) -> Callable[[Observable[ev.ServerEvent]], Observable[AudioChunk]]:
@@ -108,6 +129,9 @@ def rechunk(
         --a(i1,700B)--a(i1,700B)--audio.done(i1)--|     frame 960 B (20 ms of 24 kHz PCM16)
         --------------[i1 960B]---[i1 440B]-------|
 
+        --session.updated(pcmu)--a(i1,200B)--audio.done(i1)--|    frame 160 B (20 ms of pcmu)
+        -------------------------[i1 160B]---[i1 40B]--------|
+
     Each ``(item_id, content_index)`` part is framed separately, with ``offset_ms`` counted from
     the part's start. Every frame holds exactly ``frame_ms`` of audio (rounded down to whole
     samples) except the tail of a part, flushed when the part ends (``…audio.done``), when its
@@ -115,8 +139,15 @@ def rechunk(
     is padded with silence of the format to a full frame. Bytes are never dropped, duplicated or
     reordered within a part; frames of a part are emitted in order.
 
+    ``format`` works as in :func:`audio_chunks`: ``None`` (the default) follows the session's
+    announced output format and per-response overrides, starting from PCM16 24 kHz; a format
+    pins it. Frame sizes in bytes follow each part's format (20 ms: 960 B of PCM16, 160 B of
+    G.711). A part's format is fixed by its first delta, so a frame never mixes formats; a
+    format announced later applies from the next part on.
+
     Raises:
-        ValueError: ``frame_ms`` is shorter than one sample of ``format``.
+        ValueError: ``frame_ms`` is shorter than one sample of ``format`` (with ``None``: of any
+            of the API's formats, i.e. under 0.125 ms).
     """
     Rechunker(format, frame_ms)  # validate now, not at subscription time
 
