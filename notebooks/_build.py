@@ -167,9 +167,9 @@ print(view.state.text)
 `ops.text_only()` maps the stream to the text deltas (and audio transcripts) as `str`.
 Subscriptions on a session stay active across cells until disposed.
 
-Subscribers run in the session's receive task, which the kernel ties to the cell that
-connected: what a subscriber *prints* shows up under that cell. Collect values instead and show
-them in the cell that asks (or use `NotebookDisplay`).
+In a kernel, a subscriber's callbacks run in the context of the cell that subscribed, so what
+it prints shows up under that cell, even when the events arrive later. Collecting values and
+showing them where you ask (or a `NotebookDisplay`) keeps the notebook tidy.
 """
     ),
     code(

@@ -46,7 +46,9 @@ Threads and schedulers
     loop's :class:`~rxrealtime.scheduling.LoopScheduler`; ``session.events`` and everything
     piped from it default to it at subscribe time, so ``delay``/``debounce``/
     ``buffer_with_time``/``timeout`` run their timers on the loop without a ``scheduler=``
-    argument. Use :func:`~rxrealtime.scheduling.observe_on_thread` for blocking sinks.
+    argument. Use :func:`~rxrealtime.scheduling.observe_on_thread` for blocking sinks. Inside a
+    Jupyter kernel each subscriber's callbacks run in the ``contextvars`` context it subscribed
+    from, so what it prints or displays belongs to the cell that subscribed.
 
 Lifecycle and cancellation
     Leaving ``async with`` (normally, by exception or by cancellation) closes the socket, waits
@@ -61,7 +63,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextvars
+import functools
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, overload
@@ -248,14 +253,37 @@ class _IdleClosed(TransportClosed):
         super().__init__(1006, f"nothing received for {seconds:g} s", by_peer=True)
 
 
+def _subscriber_context() -> contextvars.Context | None:
+    """The context a subscriber's callbacks run in, when it matters: inside a Jupyter kernel.
+
+    ipykernel routes what code prints (and displays) to the cell whose context it runs in. The
+    receive task was created by the cell that connected, so without this every subscriber's
+    output would land under that cell; with it, it lands under the cell that subscribed.
+    Elsewhere callbacks simply run in the receive task's context (no per-event cost).
+    """
+    return contextvars.copy_context() if "ipykernel" in sys.modules else None
+
+
+def _run_in(
+    context: contextvars.Context, on_next: Callable[[ev.ServerEvent], None], event: ev.ServerEvent
+) -> None:
+    context.run(on_next, event)
+
+
 class _Guard:
     """One Rx subscriber; ``active`` turns False when it is disposed or detached."""
 
-    __slots__ = ("active", "observer", "on_next")
+    __slots__ = ("active", "context", "observer", "on_next")
 
     def __init__(self, observer: abc.ObserverBase[ev.ServerEvent]) -> None:
         self.observer = observer
-        self.on_next = observer.on_next  # bound once: delivery is the per-event hot path
+        self.context = _subscriber_context()
+        # bound once: delivery is the per-event hot path
+        self.on_next: Callable[[ev.ServerEvent], None] = (
+            observer.on_next
+            if self.context is None
+            else functools.partial(_run_in, self.context, observer.on_next)
+        )
         self.active = True
 
 
@@ -716,7 +744,10 @@ class RealtimeSession:
         for guard in observers:
             if guard.active:
                 guard.active = False
-                self._terminate(guard.observer, terminal)
+                if guard.context is None:
+                    self._terminate(guard.observer, terminal)
+                else:
+                    guard.context.run(self._terminate, guard.observer, terminal)
         queues, self._queues = self._queues, ()
         for queue in queues:
             self._dropped += queue.dropped

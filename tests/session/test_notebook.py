@@ -52,6 +52,18 @@ await asyncio.sleep(0.05)
 print("SAME_THREAD:", bool(delayed) and set(delayed) == {threading.get_ident()})
 """,
     """
+# a subscriber's output belongs to the cell that subscribed, not to the cell that connected
+session.events.pipe(ops.filter(lambda e: isinstance(e, ev.ResponseDone))).subscribe(
+    lambda e: print("PRINTED IN THE SUBSCRIBING CELL:", e.response.status)
+)
+await session.conversation.item.create(
+    item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+)
+await session.response.create(response={"output_modalities": ["text"]})
+await first(session.events.pipe(ops.filter(lambda e: isinstance(e, ev.ResponseDone))))
+await asyncio.sleep(0.05)
+""",
+    """
 await session.close()
 await server_cm.__aexit__(None, None, None)
 print("CLOSED:", session.close_code)
@@ -82,3 +94,5 @@ def test_a_session_inside_a_real_kernel() -> None:
     assert "TEXT: Hello! How can I help you today?" in text
     assert "SAME_THREAD: True" in text
     assert "CLOSED: 1000" in text
+    subscribing_cell = "".join(o.get("text", "") for o in notebook.cells[4].get("outputs", []))
+    assert "PRINTED IN THE SUBSCRIBING CELL: completed" in subscribing_cell
