@@ -75,6 +75,7 @@ import attrs
 import reactivex
 from reactivex import abc
 from reactivex.disposable import Disposable
+from reactivex.observer.autodetachobserver import AutoDetachObserver
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
 
 from rxrealtime import events as ev
@@ -278,11 +279,14 @@ class _Guard:
     def __init__(self, observer: abc.ObserverBase[ev.ServerEvent]) -> None:
         self.observer = observer
         self.context = _subscriber_context()
-        # bound once: delivery is the per-event hot path
+        # Bound once: delivery is the per-event hot path. reactivex wraps every subscriber in
+        # an AutoDetachObserver whose on_next only re-checks "stopped"; the guard's ``active``
+        # flag already stops delivery on dispose and at the end, so call the callback directly.
+        target = (
+            observer._on_next if type(observer) is AutoDetachObserver else observer.on_next
+        )
         self.on_next: Callable[[ev.ServerEvent], None] = (
-            observer.on_next
-            if self.context is None
-            else functools.partial(_run_in, self.context, observer.on_next)
+            target if self.context is None else functools.partial(_run_in, self.context, target)
         )
         self.active = True
 
