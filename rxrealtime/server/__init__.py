@@ -12,9 +12,11 @@ Run it for demos, notebooks and tests — no API key, no network::
 Or from a shell: ``python -m rxrealtime serve --port 8765``.
 
 The model is pluggable (:class:`Model`); the default (:class:`DefaultModel`) is documented
-reply by reply so tests can predict it. Audio is PCM16 24 kHz; the server's voice is a tone code
-(:mod:`rxrealtime.server.audio`) that its transcription reads back. :class:`Faults` injects
-drops, bad frames, duplicates, delays and stalls for client resilience tests.
+reply by reply so tests can predict it. Audio is PCM16 24 kHz, or G.711 µ-law / A-law 8 kHz when
+the session or response asks for ``audio/pcmu`` / ``audio/pcma`` (:mod:`rxrealtime.server.g711`);
+the server's voice is a tone code (:mod:`rxrealtime.server.audio`) that its transcription reads
+back. :class:`Faults` injects drops, bad frames, duplicates, delays and stalls for client
+resilience tests.
 """
 
 from __future__ import annotations

@@ -10,6 +10,13 @@ Guarantees:
 * When the connection ends (client close, fault, server shutdown) the active response and every
   background task of the connection are cancelled and awaited before :meth:`Connection.run`
   returns: nothing leaks.
+
+Audio arrives and leaves in the session's formats (``audio.input.format``,
+``audio.output.format``; see :mod:`~.g711`) but is kept as PCM16 24 kHz: appended input is
+decoded on arrival (one stream decoder, restarted when the input format changes), so the VAD,
+the buffer's durations, transcription and truncation work the same in every format. Audio in
+items the client creates is read in the input format; ``conversation.item.retrieve`` returns
+audio in the session's current input (``input_audio``) or output (``output_audio``) format.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from rxrealtime.server import errors
 from rxrealtime.server.audio import BYTES_PER_MS, EnergyVad, VadEvent, char_duration_ms
 from rxrealtime.server.conversation import Conversation, StoredItem
 from rxrealtime.server.faults import Faults, Outbox
+from rxrealtime.server.g711 import Codec, StreamDecoder, codec_for
 from rxrealtime.server.ids import IdFactory
 from rxrealtime.server.model import Model
 from rxrealtime.server.responses import (
@@ -91,6 +99,7 @@ class Connection:
         self._vad: EnergyVad | None = None
         self._vad_key: tuple[Any, ...] | None = None
         self._speech_item: str | None = None
+        self._decoder: StreamDecoder = self._codec("input").decoder()
         self._active: _Active | None = None
         self._last_input_tokens = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -195,6 +204,8 @@ class Connection:
     def _session_update(self, event: Mapping[str, Any], event_id: str | None) -> None:
         self.session = apply_update(self.session, event["session"])
         self._configure_vad()
+        if self._codec("input") != self._decoder.codec:
+            self._decoder = self._codec("input").decoder()
         self.emit("session.updated", {"session": self.session})
 
     def _configure_vad(self) -> None:
@@ -222,10 +233,15 @@ class Connection:
     def _is_transcription(self) -> bool:
         return bool(self.session["type"] == "transcription")
 
+    def _codec(self, direction: str) -> Codec:
+        """The session's input or output audio codec (a transcription session has no output:
+        PCM16)."""
+        return codec_for((self.session["audio"].get(direction) or {}).get("format"))
+
     # -- input audio ------------------------------------------------------------------------
 
     def _audio_append(self, event: Mapping[str, Any], event_id: str | None) -> None:
-        pcm = decode_audio(event["audio"], "audio")
+        pcm = self._decoder.feed(decode_audio(event["audio"], "audio"))
         self._buffer += pcm
         self._stream_bytes += len(pcm)
         if self._vad is not None:
@@ -348,12 +364,13 @@ class Connection:
 
     def _item_create(self, event: Mapping[str, Any], event_id: str | None) -> None:
         new = normalize_item(event["item"])
+        audio = self._codec("input").decode(new.audio)
         wire = new.wire
         if wire["id"] is None:
             wire["id"] = self._ids.item()
         if wire["type"] == "function_call" and wire.get("call_id") is None:
             wire["call_id"] = self._ids.call()
-        stored = StoredItem(wire, bytearray(new.audio), int(len(new.audio) / BYTES_PER_MS))
+        stored = StoredItem(wire, bytearray(audio), int(len(audio) / BYTES_PER_MS))
         previous = self._conversation.add(stored, event.get("previous_item_id"))
         self.emit(
             "conversation.item.added", {"previous_item_id": previous, "item": stored.snapshot()}
@@ -384,8 +401,10 @@ class Connection:
         stored = self._find(event, "retrieve")
         item = {"object": "realtime.item", **stored.snapshot()}
         for part in item.get("content") or ():
-            if part.get("type") in ("input_audio", "output_audio") and stored.audio:
-                part["audio"] = base64.b64encode(stored.audio).decode("ascii")
+            kind = part.get("type")
+            if kind in ("input_audio", "output_audio") and stored.audio:
+                codec = self._codec("input" if kind == "input_audio" else "output")
+                part["audio"] = base64.b64encode(codec.encode(stored.audio)).decode("ascii")
         self.emit("conversation.item.retrieved", {"item": item})
 
     def _item_truncate(self, event: Mapping[str, Any], event_id: str | None) -> None:
@@ -458,7 +477,7 @@ class Connection:
                 continue
             new = normalize_item(raw, path)
             new.wire["id"] = new.wire["id"] or self._ids.item()
-            items.append(StoredItem(new.wire, bytearray(new.audio)))
+            items.append(StoredItem(new.wire, bytearray(self._codec("input").decode(new.audio))))
         return tuple(items)
 
     def _start_response(self, params: Mapping[str, Any], event_id: str | None) -> None:

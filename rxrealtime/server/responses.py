@@ -16,7 +16,9 @@ For each planned output the order of events is::
 
 (* not for out-of-band responses, ``conversation: "none"``). ``rate_limits.updated`` follows
 ``response.done``; the connection sends it. Text streams one word per delta; audio streams one
-delta of at most 200 ms per word, each after the word's transcript delta.
+delta of at most 200 ms per word, each after the word's transcript delta, encoded in the
+response's ``audio.output.format`` (PCM16 24 kHz, or G.711 µ-law / A-law 8 kHz: see
+:mod:`~rxrealtime.server.g711`). Stored assistant audio stays PCM16 24 kHz whatever the format.
 
 Cancellation: when the connection sets :attr:`ResponseStream.cancel_reason` and cancels the
 task, the item being streamed is closed (its ``.done`` events, status ``incomplete``) and
@@ -36,12 +38,13 @@ import attrs
 
 from rxrealtime.server.audio import BYTES_PER_MS, encode_text
 from rxrealtime.server.conversation import Conversation, StoredItem
+from rxrealtime.server.g711 import codec_for
 from rxrealtime.server.ids import IdFactory
 from rxrealtime.server.model import Message, Model, PlannedOutput, ResponseRequest, ToolCall
 
 __all__ = ["Pacing", "ResponseConfig", "ResponseStream", "pieces", "text_tokens"]
 
-_CHUNK_BYTES = 200 * BYTES_PER_MS
+_CHUNK_BYTES = 200 * BYTES_PER_MS  # of PCM16 24 kHz, before encoding: 200 ms in every format
 _PIECES = re.compile(r"\s*\S+\s*|\s+")
 
 Emit = Callable[[str, dict[str, Any]], None]
@@ -86,6 +89,7 @@ class ResponseConfig:
     max_output_tokens: int | str
     metadata: Mapping[str, str] | None
     audio_output: Mapping[str, Any]
+    """``format`` (checked: a supported format object), ``voice``."""
     in_conversation: bool
     items: tuple[StoredItem, ...]
 
@@ -125,6 +129,7 @@ class ResponseStream:
         self._emit = emit
         self._pacing = pacing
         self._cached_tokens = cached_tokens
+        self._codec = codec_for(config.audio_output.get("format"))
         self._output: list[dict[str, Any]] = []
         self._open: _Open | None = None
         self._audio_ms_out = 0.0
@@ -263,7 +268,8 @@ class ResponseStream:
             for offset in range(0, len(pcm), _CHUNK_BYTES):
                 chunk = pcm[offset : offset + _CHUNK_BYTES]
                 await self._pace_audio()
-                self._emit("response.output_audio.delta", {**ids, "delta": _b64(chunk)})
+                delta = _b64(self._codec.encode(chunk))
+                self._emit("response.output_audio.delta", {**ids, "delta": delta})
                 self._audio_ms_out += len(chunk) / BYTES_PER_MS
                 if current.stored is not None:
                     current.stored.audio += chunk

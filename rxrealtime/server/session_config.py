@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rxrealtime.server import errors
+from rxrealtime.server.validation import check_audio_format
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
@@ -170,7 +171,12 @@ def _check_values(update: Mapping[str, Any]) -> None:
         raise errors.invalid_type("session.instructions", str, update["instructions"])
     if "tools" in update and not isinstance(update["tools"], list):
         raise errors.invalid_type("session.tools", list, update["tools"])
-    turn = ((update.get("audio") or {}).get("input") or {}).get("turn_detection")
+    audio = update.get("audio") or {}
+    for direction in ("input", "output"):
+        settings = audio.get(direction) or {}
+        if "format" in settings:
+            check_audio_format(settings["format"], f"session.audio.{direction}.format")
+    turn = (audio.get("input") or {}).get("turn_detection")
     if isinstance(turn, Mapping) and turn.get("type") not in ("server_vad", "semantic_vad"):
         raise errors.invalid_value(
             "session.audio.input.turn_detection.type",

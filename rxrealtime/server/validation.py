@@ -14,10 +14,12 @@ from typing import Any
 import attrs
 
 from rxrealtime.server import errors
+from rxrealtime.server.g711 import CODECS
 
 __all__ = [
     "CLIENT_EVENT_TYPES",
     "NewItem",
+    "check_audio_format",
     "check_event",
     "check_response_params",
     "decode_audio",
@@ -114,8 +116,19 @@ def check_event(event: Mapping[str, Any]) -> str:
     return kind
 
 
+def check_audio_format(value: object, param: str) -> None:
+    """Check an audio format object (``{"type": "audio/pcmu"}``; ``null`` = unset)."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise errors.invalid_type(param, dict, value)
+    if value.get("type") not in CODECS:
+        raise errors.invalid_value(f"{param}.type", value.get("type"), list(CODECS))
+
+
 def decode_audio(data: str, param: str) -> bytes:
-    """Decode base64 PCM16 audio; an invalid value is an ``invalid_value`` error."""
+    """Decode base64 audio (in the session's input format); an invalid value is an
+    ``invalid_value`` error."""
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -229,3 +242,7 @@ def check_response_params(params: Mapping[str, Any]) -> None:
     for key, value in (params.get("metadata") or {}).items():
         if not isinstance(value, str):
             raise errors.invalid_type(f"response.metadata.{key}", str, value)
+    audio = params.get("audio")
+    output = audio.get("output") if isinstance(audio, Mapping) else None
+    if isinstance(output, Mapping):
+        check_audio_format(output.get("format"), "response.audio.output.format")
