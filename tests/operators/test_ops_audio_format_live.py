@@ -1,8 +1,7 @@
 """The audio operators pick up the output format a real session announces (embedded server).
 
-Only what the session *announces* is checked here (each chunk's format, rate and frame size,
-and offsets consistent in that format), not durations against the server's audio bytes: the
-embedded server may echo ``audio/pcmu`` while still streaming PCM16.
+The embedded server encodes its voice in the announced format, so the chunks' durations are
+checked against the same answer in PCM16, and the µ-law bytes are decoded back to the words.
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ import pytest
 from rxrealtime import events as ev
 from rxrealtime import operators as ops
 from rxrealtime.scheduling import first
-from rxrealtime.server import serve
+from rxrealtime.server import decode_tones, serve
+from rxrealtime.server.g711 import PCMU
 from rxrealtime.session import connect
 
 pytestmark = pytest.mark.timeout(30)
@@ -80,3 +80,10 @@ async def test_operators_follow_a_session_update_to_pcmu() -> None:
         assert set(sizes[before][:-1]) == {960}  # 20 ms of PCM16
         assert set(sizes[after][:-1]) == {160}  # 20 ms of µ-law
         assert {f.format for f in frames if f.response_id == after} == {"audio/pcmu"}
+
+        def duration(rid: str | None) -> float:
+            return sum(c.duration_ms for c in by_response[rid])
+
+        assert duration(after) == pytest.approx(duration(before))  # same words, same length
+        spoken = PCMU.decode(b"".join(c.data for c in by_response[after]))
+        assert decode_tones(spoken) == "hello! how can i help you today?"  # tones have no case
