@@ -418,11 +418,11 @@ class ReplaySession:
         self.events: Observable[ev.ServerEvent] = SessionObservable(
             self._subscribe_events, scheduler
         )
-        self.session = SessionResource(self)  # type: ignore[arg-type]
-        self.response = ResponseResource(self)  # type: ignore[arg-type]
-        self.conversation = ConversationResource(self)  # type: ignore[arg-type]
-        self.input_audio_buffer = InputAudioBufferResource(self)  # type: ignore[arg-type]
-        self.output_audio_buffer = OutputAudioBufferResource(self)  # type: ignore[arg-type]
+        self.session = SessionResource(self)
+        self.response = ResponseResource(self)
+        self.conversation = ConversationResource(self)
+        self.input_audio_buffer = InputAudioBufferResource(self)
+        self.output_audio_buffer = OutputAudioBufferResource(self)
 
     @property
     def closed(self) -> bool:
@@ -436,9 +436,13 @@ class ReplaySession:
 
     async def send(self, event: ev.ClientEvent | Mapping[str, Any]) -> None:
         """Encode ``event`` as a live session would and keep it in :attr:`sent`."""
+        await self._send_frame("", ev.encode(event))
+
+    async def _send_frame(self, kind: str, frame: str) -> None:
+        """Keep an encoded client event (the typed helpers' fast path) in :attr:`sent`."""
         if self._closed:
             raise ConnectionClosedOK(1000, "the replay session is closed")
-        self.sent.append(orjson.loads(ev.encode(event)))
+        self.sent.append(orjson.loads(frame))
 
     def _join(self) -> _Inbox:
         inbox = _Inbox()

@@ -1018,10 +1018,21 @@ def _event(kind: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+class ClientEventSender(Protocol):
+    """What the typed helpers send through: a live :class:`RealtimeSession`, or a
+    :class:`rxrealtime.replay.ReplaySession` standing in for one."""
+
+    async def send(self, event: ev.ClientEvent | Mapping[str, Any]) -> None:
+        """Validate, encode and send one client event."""
+
+    async def _send_frame(self, kind: str, frame: str) -> None:
+        """Send a client event of type ``kind`` that is already encoded (and known good)."""
+
+
 class _Resource:
     __slots__ = ("_session",)
 
-    def __init__(self, session: RealtimeSession) -> None:
+    def __init__(self, session: ClientEventSender) -> None:
         self._session = session
 
 
@@ -1124,7 +1135,7 @@ class ConversationItemResource(_Resource):
 class ConversationResource(_Resource):
     __slots__ = ("item",)
 
-    def __init__(self, session: RealtimeSession) -> None:
+    def __init__(self, session: ClientEventSender) -> None:
         super().__init__(session)
         self.item = ConversationItemResource(session)
 
