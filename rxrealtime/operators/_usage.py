@@ -1,8 +1,10 @@
-"""``usage``: running token totals by modality, with an optional cost."""
+"""``usage``: running token totals by modality (and of input-audio transcription), with an
+optional cost."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -21,6 +23,13 @@ class Prices:
 
     Cached input tokens are billed at the ``cached_*`` price; ``None`` there means the full
     input price. Look the numbers up for your model: they change and are not built in.
+
+    Input-audio transcription runs on a separate model and is billed separately: per million
+    input and output tokens for a token-billed model (``transcription_input``,
+    ``transcription_output``, e.g. gpt-4o-transcribe) or per minute of audio for a
+    duration-billed one (``transcription_per_minute``, e.g. whisper-1). Each of these left at
+    ``None`` is not priced, and the cost then *excludes* that part of the transcription usage
+    (the tokens and seconds are still counted in :class:`UsageTotals`).
     """
 
     input_text: float
@@ -31,11 +40,23 @@ class Prices:
     cached_input_text: float | None = None
     cached_input_audio: float | None = None
     cached_input_image: float | None = None
+    transcription_input: float | None = None
+    """Per million transcription input tokens (audio and prompt text); ``None``: not priced."""
+    transcription_output: float | None = None
+    """Per million transcription output (text) tokens; ``None``: not priced."""
+    transcription_per_minute: float | None = None
+    """Per minute of duration-billed transcribed audio; ``None``: not priced."""
 
 
 @attrs.frozen
 class UsageTotals:
-    """Token totals over every response so far (``response.done`` usage)."""
+    """Token totals over every response so far (``response.done`` usage), and, in the
+    ``transcription*`` fields, over every input-audio transcription so far
+    (``conversation.item.input_audio_transcription.completed`` usage).
+
+    The response fields count the realtime model only: transcription tokens are never added to
+    ``input_tokens``, ``output_tokens`` or ``total_tokens``.
+    """
 
     responses: int = 0
     input_tokens: int = 0
@@ -51,14 +72,45 @@ class UsageTotals:
     output_text: int = 0
     output_audio: int = 0
     cost: float | None = None
-    """Total cost under the price table, or ``None`` without one."""
+    """Total cost under the price table, or ``None`` without one. Transcription is included
+    only for the parts :class:`Prices` gives a transcription price for (see
+    :meth:`cost_under`)."""
+    transcriptions: int = 0
+    """Completed input-audio transcriptions (with or without reported usage)."""
+    transcription_input_tokens: int = 0
+    """Input tokens of token-billed transcriptions (audio plus prompt text)."""
+    transcription_output_tokens: int = 0
+    transcription_total_tokens: int = 0
+    transcription_input_audio: int = 0
+    """Audio share of ``transcription_input_tokens``, as reported."""
+    transcription_input_text: int = 0
+    """Text (prompt) share of ``transcription_input_tokens``, as reported."""
+    transcription_seconds: float = 0.0
+    """Seconds of audio of duration-billed transcriptions."""
 
     @property
     def cached_tokens(self) -> int:
         return self.cached_text + self.cached_audio + self.cached_image
 
+    def transcription_cost_under(self, prices: Prices) -> float | None:
+        """What the transcriptions cost under ``prices``, or ``None`` if it prices none of them.
+
+        Parts without a price (``None`` in ``prices``) are left out of the sum.
+        """
+        rates = (
+            (self.transcription_input_tokens / 1_000_000, prices.transcription_input),
+            (self.transcription_output_tokens / 1_000_000, prices.transcription_output),
+            (self.transcription_seconds / 60, prices.transcription_per_minute),
+        )
+        priced = [amount * rate for amount, rate in rates if rate is not None]
+        return sum(priced) if priced else None
+
     def cost_under(self, prices: Prices) -> float:
-        """What these tokens cost under ``prices`` (per million tokens)."""
+        """What these tokens cost under ``prices`` (per million tokens).
+
+        Includes the transcription usage the ``transcription_*`` prices cover; without them
+        (the default) the result is the realtime model's cost alone.
+        """
 
         def part(tokens: int, cached: int, price: float, cached_price: float | None) -> float:
             rate = price if cached_price is None else cached_price
@@ -75,7 +127,7 @@ class UsageTotals:
             + self.output_text * prices.output_text
             + self.output_audio * prices.output_audio
         )
-        return total / 1_000_000
+        return total / 1_000_000 + (self.transcription_cost_under(prices) or 0.0)
 
 
 def _int(obj: Any, name: str) -> int:
@@ -90,6 +142,29 @@ def _obj(obj: Any, name: str) -> Any:
     if value is None and isinstance(obj, dict):
         value = obj.get(name)
     return value
+
+
+def _field(obj: Any, name: str) -> Any:
+    value = _obj(obj, name)
+    if value is None:
+        # fields the codec could not type (an unknown or missing ``type``, a wrong shape) are
+        # kept in ``extra``
+        extra = getattr(obj, "extra", None)
+        if isinstance(extra, Mapping):
+            value = extra.get(name)
+    return value
+
+
+def _count(obj: Any, name: str) -> int:
+    value = _field(obj, name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _seconds(obj: Any, name: str) -> float:
+    value = _field(obj, name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value) if math.isfinite(value) and value > 0 else 0.0
 
 
 def _add(totals: UsageTotals, reported: Any) -> UsageTotals:
@@ -119,18 +194,41 @@ def _add(totals: UsageTotals, reported: Any) -> UsageTotals:
     )
 
 
+def _add_transcription(totals: UsageTotals, reported: Any) -> UsageTotals:
+    """Add one completed transcription; ``reported`` may be ``None`` or of any shape."""
+    details = _field(reported, "input_token_details")
+    return attrs.evolve(
+        totals,
+        transcriptions=totals.transcriptions + 1,
+        transcription_input_tokens=totals.transcription_input_tokens
+        + _count(reported, "input_tokens"),
+        transcription_output_tokens=totals.transcription_output_tokens
+        + _count(reported, "output_tokens"),
+        transcription_total_tokens=totals.transcription_total_tokens
+        + _count(reported, "total_tokens"),
+        transcription_input_audio=totals.transcription_input_audio
+        + _count(details, "audio_tokens"),
+        transcription_input_text=totals.transcription_input_text + _count(details, "text_tokens"),
+        transcription_seconds=totals.transcription_seconds + _seconds(reported, "seconds"),
+    )
+
+
 class _UsageCounter:
     def __init__(self, prices: Prices | None) -> None:
         self._prices = prices
         self._totals = UsageTotals()
 
     def step(self, event: ev.ServerEvent, emit: Callable[[UsageTotals], None]) -> None:
-        if not isinstance(event, ev.ResponseDone) or event.response is None:
+        if isinstance(event, ev.ConversationItemInputAudioTranscriptionCompleted):
+            reported = event.usage if event.usage is not None else event.extra.get("usage")
+            totals = _add_transcription(self._totals, reported)
+        elif isinstance(event, ev.ResponseDone) and event.response is not None:
+            reported = event.response.usage
+            if reported is None:
+                return
+            totals = _add(self._totals, reported)
+        else:
             return
-        reported = event.response.usage
-        if reported is None:
-            return
-        totals = _add(self._totals, reported)
         if self._prices is not None:
             totals = attrs.evolve(totals, cost=totals.cost_under(self._prices))
         self._totals = totals
@@ -143,17 +241,36 @@ class _UsageCounter:
 def usage(
     prices: Prices | None = None,
 ) -> Callable[[Observable[ev.ServerEvent]], Observable[UsageTotals]]:
-    """Running token totals, one :class:`UsageTotals` per ``response.done`` that reports usage.
+    """Running token totals: one :class:`UsageTotals` per ``response.done`` that reports usage
+    and per ``conversation.item.input_audio_transcription.completed``.
 
     ::
 
-        --done(r1, 10 in/5 out)--done(r2, 7 in/3 out)--|
-        --[1 resp 10/5]----------[2 resp 17/8]---------|
+        --done(r1, 10 in/5 out)--tx(40 in/6 out)--done(r2, 7 in/3 out)--tx(3.5 s)---|
+        --[1 resp 10/5]----------[1 tx 40/6]------[2 resp 17/8]---------[2 tx 3.5 s]-|
+
+    (``tx`` is ``conversation.item.input_audio_transcription.completed``; every record holds
+    all the running totals, so ``[2 resp 17/8]`` still carries ``1 tx 40/6``.)
 
     Totals split input tokens into text, audio and image (and the cached share of each) and
     output into text and audio, as the server reports them; detail objects the server leaves out
-    (or a recording truncated) count as zero. With ``prices`` (per million tokens) each record
-    carries ``cost``. Completion and errors are the source's.
+    (or a recording truncated) count as zero. A ``response.done`` without usage emits nothing.
+
+    Input-audio transcription runs on its own model and is kept apart, in the
+    ``transcription*`` fields: the response fields never include it. Token usage adds to
+    ``transcription_input_tokens`` (split into audio and text), ``transcription_output_tokens``
+    and ``transcription_total_tokens``; duration usage adds to ``transcription_seconds``. A
+    completed event without usage (beta frames) or with a shape the codec could not type still
+    counts in ``transcriptions``, with whatever counts it carries, zero for the rest.
+    ``...transcription.failed`` and deltas count nothing.
+
+    With ``prices`` each record carries ``cost``: the realtime model's tokens (per million)
+    plus the transcription usage that ``prices`` has a ``transcription_*`` price for; with
+    those left at ``None`` (the default), ``cost`` excludes transcription.
+
+    Guarantees: pure and per subscription (each subscriber counts from zero); every record is
+    emitted synchronously on the event that changed it, in source order, and each is a new
+    frozen value holding the running totals; completion and errors are the source's.
     """
 
     def factory(_clock: Clock) -> _UsageCounter:
