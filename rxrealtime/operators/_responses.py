@@ -159,7 +159,8 @@ def per_response() -> Callable[
     Routing: an event naming a response (``response_id`` or ``response.id``) goes only to that
     response's window (events naming an unknown or finished response go nowhere); an event
     naming none (``conversation.item.added``, ``input_audio_buffer.*``, ``rate_limits.updated``,
-    …) goes to every open window. Windows are hot, like Rx ``window``/``group_by``: subscribe
+    …) goes to every open window. A repeated ``response.created`` for an open response (a
+    duplicated frame) goes into that response's window; it never opens a second one. Windows are hot, like Rx ``window``/``group_by``: subscribe
     to a window when it is emitted (``flat_map``/``merge_all`` do) or you miss its first
     events. Source completion completes and a source error errors every open window.
     """
@@ -175,9 +176,11 @@ def per_response() -> Callable[
 
             def on_next(event: ev.ServerEvent) -> None:
                 if isinstance(event, ev.ResponseCreated) and event.response is not None:
-                    window: Subject[ev.ServerEvent] = Subject()
-                    windows[event.response.id or ""] = window
-                    observer.on_next(GroupedObservable(event.response.id or "", window))
+                    key = event.response.id or ""
+                    if key not in windows:  # a repeated response.created stays in its window
+                        window: Subject[ev.ServerEvent] = Subject()
+                        windows[key] = window
+                        observer.on_next(GroupedObservable(key, window))
                 response_id = response_id_of(event)
                 if response_id is None:
                     for open_window in list(windows.values()):

@@ -189,6 +189,21 @@ def test_per_response_completes_open_windows_with_source() -> None:
     assert len(got[0]) == 2  # type: ignore[arg-type]
 
 
+def test_per_response_keeps_a_duplicated_created_in_its_window() -> None:
+    # a repeated frame (proxies and the fault injector duplicate events) opens no second window,
+    # so every window still ends and a flattened pipeline completes
+    got: list[object] = []
+    completed: list[bool] = []
+    reactivex.of(created("r1"), created("r1"), text_delta("a", "x", response="r1")).pipe(
+        ops.per_response(), rx_ops.map(lambda w: w.key), rx_ops.to_list()
+    ).subscribe(got.append)
+    reactivex.of(created("r1"), created("r1"), done("r1")).pipe(
+        ops.per_response(), rx_ops.merge_all()
+    ).subscribe(on_completed=lambda: completed.append(True))
+    assert got == [["r1"]]
+    assert completed == [True]
+
+
 # -- usage ------------------------------------------------------------------------------------
 
 
