@@ -160,9 +160,10 @@ def per_response() -> Callable[
     response's window (events naming an unknown or finished response go nowhere); an event
     naming none (``conversation.item.added``, ``input_audio_buffer.*``, ``rate_limits.updated``,
     …) goes to every open window. A repeated ``response.created`` for an open response (a
-    duplicated frame) goes into that response's window; it never opens a second one. Windows are hot, like Rx ``window``/``group_by``: subscribe
-    to a window when it is emitted (``flat_map``/``merge_all`` do) or you miss its first
-    events. Source completion completes and a source error errors every open window.
+    duplicated frame) goes into that response's window; it never opens a second one. Windows
+    are hot, like Rx ``window``/``group_by``: subscribe to a window when it is emitted
+    (``flat_map``/``merge_all`` do) or you miss its first events. Source completion completes
+    and a source error errors every open window.
     """
 
     def operator(
