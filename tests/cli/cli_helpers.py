@@ -11,7 +11,7 @@ from pathlib import Path
 import attrs
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data" / "cli"
+DATA = ROOT / "tests" / "data"
 PLAIN_FIXTURE = DATA / "liusida-dictionary_beta_text_response.jsonl"
 TIMEOUT = 60.0
 GREETING = "Hello! How can I help you today?"  # the embedded DefaultModel's documented reply

@@ -12,7 +12,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "events"
 GA_SERVER = DATA / "server_events_ga.jsonl"
 BETA_SERVER = DATA / "server_events_beta.jsonl"
 GA_CLIENT = DATA / "client_events_ga.jsonl"
-CAPTURE = DATA / "liusida_beta_text_response.jsonl"
+CAPTURE = DATA.parent / "liusida-dictionary_beta_text_response.jsonl"
 
 
 def spec_examples(path: Path) -> Iterator[tuple[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from rxrealtime import events as ev
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"  # shared test data
 CAPTURE = DATA / "liusida-dictionary_beta_text_response.jsonl"
 
 

@@ -30,12 +30,12 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "events"
 
 def _real_events() -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for name in (
-        "server_events_ga.jsonl",
-        "server_events_beta.jsonl",
-        "liusida_beta_text_response.jsonl",
+    for path in (
+        DATA / "server_events_ga.jsonl",
+        DATA / "server_events_beta.jsonl",
+        DATA.parent / "liusida-dictionary_beta_text_response.jsonl",
     ):
-        for line in (DATA / name).read_text().splitlines():
+        for line in path.read_text().splitlines():
             row = json.loads(line)
             event = row.get("example", row) if "schema" in row else row
             if isinstance(event, dict) and isinstance(event.get("type"), str):

@@ -17,7 +17,7 @@ from rxrealtime import events as ev
 from rxrealtime.replay import Record, replay, replay_records
 from rxrealtime.sinks import Recorder
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"  # shared test data
 CAPTURE = DATA / "liusida-dictionary_beta_text_response.jsonl"
 
 

@@ -11,7 +11,7 @@ from rxrealtime import operators as ops
 from rxrealtime.errors import ConnectionClosedOK
 from rxrealtime.replay import ReplaySession, replay_session
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"  # shared test data
 CAPTURE = DATA / "liusida-dictionary_beta_text_response.jsonl"
 ANSWER_START = '{\n  "word": "pending"'
 
