@@ -16,6 +16,7 @@ import asyncio
 import http
 import itertools
 import logging
+import time
 from collections.abc import Collection, MutableMapping
 from types import TracebackType
 from typing import Any
@@ -97,7 +98,10 @@ class RealtimeServer:
         text_delta_interval: float | None,
         models: Collection[str] | None,
         seed: int | None,
+        session_limit: float | None = 3600.0,
     ) -> None:
+        if session_limit is not None and not session_limit > 0:
+            raise ValueError(f"session_limit must be > 0 or None, got {session_limit!r}")
         self.host = host
         self.port = port
         self._api_key = api_key
@@ -112,6 +116,7 @@ class RealtimeServer:
             pacing=Pacing(realtime_audio=realtime_audio, text_delta_interval=interval),
             faults=None,
             rate_limits_delay=0.03 if realtime_audio else 0.0,
+            session_limit=session_limit,
         )
         self._server: Server | None = None
         self._stopping = asyncio.Event()
@@ -182,8 +187,10 @@ class RealtimeServer:
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Server stopping\n")
         return None
 
-    def _admit(self, request: Request, ids: IdFactory) -> dict[str, Any]:
-        """Return the new session for ``request`` or raise :class:`_Refusal`."""
+    def _admit(self, request: Request, ids: IdFactory, now: float) -> dict[str, Any]:
+        """Return the new session for ``request`` (connected at unix time ``now``) or raise
+        :class:`_Refusal`."""
+        expires = expires_at(self._options.session_limit, now)
         headers = request.headers
         if self._api_key is not None:
             key = _credential(headers)
@@ -210,7 +217,7 @@ class RealtimeServer:
         query = parse_qs(urlsplit(request.path).query)
         model = (query.get("model") or [""])[0]
         if (query.get("intent") or [""])[0] == "transcription" and not model:
-            return transcription_session(ids.session(), expires_at())
+            return transcription_session(ids.session(), expires)
         if not model:
             if query.get("call_id"):
                 model = "gpt-realtime"
@@ -227,7 +234,7 @@ class RealtimeServer:
                 4000,
                 "model",
             )
-        return realtime_session(ids.session(), model, expires_at())
+        return realtime_session(ids.session(), model, expires)
 
     async def _handle(self, websocket: ServerConnection) -> None:
         number = self._connection_numbers.pop(websocket, 0)
@@ -237,7 +244,7 @@ class RealtimeServer:
         request = websocket.request
         assert request is not None  # the handler runs after the handshake
         try:
-            session = self._admit(request, ids)
+            session = self._admit(request, ids, time.time())
         except _Refusal as refusal:
             error = {
                 "type": "invalid_request_error",
@@ -256,6 +263,7 @@ class RealtimeServer:
             pacing=self._options.pacing,
             faults=self._faults_for(number),
             rate_limits_delay=self._options.rate_limits_delay,
+            session_limit=self._options.session_limit,
         )
         await Connection(websocket, session=session, options=options, ids=ids).run()
 
@@ -271,6 +279,7 @@ def serve(
     text_delta_interval: float | None = None,
     models: Collection[str] | None = None,
     seed: int | None = None,
+    session_limit: float | None = 3600.0,
 ) -> RealtimeServer:
     """An embedded Realtime server; ``async with serve() as server:`` starts it on a free port.
 
@@ -283,6 +292,10 @@ def serve(
     * ``faults``: :class:`~rxrealtime.server.faults.Faults` to inject.
     * ``models``: accepted model names (default: any non-empty name).
     * ``seed``: make ids reproducible (connection k uses ``seed + k``).
+    * ``session_limit``: seconds after connect at which a session expires, like the live
+      service (default 3600; ``None``: never): the server sends an ``error`` event with code
+      ``session_expired`` and closes with 1001. ``session.created``'s ``expires_at`` is the
+      connect time plus this limit.
     """
     return RealtimeServer(
         host,
@@ -294,4 +307,5 @@ def serve(
         text_delta_interval=text_delta_interval,
         models=models,
         seed=seed,
+        session_limit=session_limit,
     )

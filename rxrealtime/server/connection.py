@@ -8,8 +8,12 @@ Guarantees:
   connection). Every bad client event gets exactly one ``error`` event carrying its
   ``event_id``, and the session stays open.
 * When the connection ends (client close, fault, server shutdown) the active response and every
-  background task of the connection are cancelled and awaited before :meth:`Connection.run`
-  returns: nothing leaks.
+  background task of the connection (the expiry timer included) are cancelled and awaited before
+  :meth:`Connection.run` returns: nothing leaks.
+* With ``session_limit`` set, the session expires that many seconds after the connection was
+  accepted, like the live service: one ``error`` event (``session_expired``, "Your session hit
+  the maximum duration of 60 minutes."), written after every event emitted before it, then a
+  close with 1001 (going away) and the same message as reason. Nothing is sent after the error.
 
 Audio arrives and leaves in the session's formats (``audio.input.format``,
 ``audio.output.format``; see :mod:`~.g711`) but is kept as PCM16 24 kHz: appended input is
@@ -68,6 +72,8 @@ class ConnectionOptions:
     pacing: Pacing
     faults: Faults | None = None
     rate_limits_delay: float = 0.0
+    session_limit: float | None = None
+    """Seconds from connect until the session expires (``None``: never)."""
 
 
 @attrs.define
@@ -89,6 +95,7 @@ class Connection:
     ) -> None:
         self._ws = websocket
         self._options = options
+        self._connected_at = asyncio.get_running_loop().time()
         self._ids = ids
         self.session = session
         self._outbox = Outbox(websocket, options.faults)
@@ -148,6 +155,8 @@ class Connection:
                 return
             if not faults.skip_session_created:
                 self.emit("session.created", {"session": self.session})
+            if self._options.session_limit is not None:
+                self._spawn(self._expire(self._options.session_limit))
             async for message in self._ws:
                 self.handle(message)
         except ConnectionClosed:
@@ -163,6 +172,14 @@ class Connection:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._outbox.stop()
             await writer
+
+    async def _expire(self, limit: float) -> None:
+        """At ``limit`` seconds after connect: ``session_expired``, then close 1001."""
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, self._connected_at + limit - loop.time()))
+        message = expiry_message(limit)
+        self._error(errors.ClientError(message, code="session_expired"), None)
+        self._outbox.close(1001, message)
 
     def handle(self, message: str | bytes) -> None:
         """Handle one client frame (never raises for bad input)."""
@@ -568,6 +585,20 @@ def _spoken_prefix(transcript: str, end_ms: int) -> str:
     return transcript
 
 
-def expires_at() -> int:
-    """Unix time at which a session created now expires (one hour, like the live service)."""
-    return int(time.time()) + _SESSION_TTL_S
+def expires_at(session_limit: float | None = None, now: float | None = None) -> int:
+    """Unix time at which a session created at ``now`` (default: now) expires: ``session_limit``
+    seconds later, rounded; one hour (like the live service) when the limit is ``None``."""
+    if now is None:
+        now = time.time()
+    if session_limit is None:
+        return int(now) + _SESSION_TTL_S
+    return round(now + session_limit)
+
+
+def expiry_message(session_limit: float) -> str:
+    """The live service's message: the limit in whole minutes, or in seconds under a minute."""
+    if session_limit >= 60:
+        value, unit = f"{round(session_limit / 60)}", "minute"
+    else:
+        value, unit = f"{session_limit:g}", "second"
+    return f"Your session hit the maximum duration of {value} {unit}{'' if value == '1' else 's'}."

@@ -65,22 +65,31 @@ class Outbox:
 
     ``put`` never blocks and serialises at once, so a frame shows the state at the moment it was
     emitted. :meth:`run` is the writer loop (one task per connection); it returns when
-    :meth:`stop` is called, the connection closes, or a fault ends it. Faults are applied here,
-    so they see exactly the frames a client receives.
+    :meth:`stop` is called, the connection closes, a fault ends it, or it has sent the close
+    frame queued by :meth:`close`. Faults are applied here, so they see exactly the frames a
+    client receives.
     """
 
     def __init__(self, websocket: ServerConnection, faults: Faults | None) -> None:
         self._ws = websocket
         self._faults = faults or _NO_FAULTS
-        self._queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, str] | tuple[int, str] | None] = asyncio.Queue()
         self._written = 0
         self.broken = False
         """True once a fault dropped or closed the connection."""
+        self._closing = False
 
     def put(self, event: Mapping[str, Any]) -> None:
         """Queue ``event`` for writing (after every event put before it)."""
-        if not self.broken:
+        if not self.broken and not self._closing:
             self._queue.put_nowait((str(event.get("type")), orjson.dumps(event).decode()))
+
+    def close(self, code: int, reason: str) -> None:
+        """Close the connection with ``code``/``reason`` once every event already put is
+        written; events put afterwards are discarded."""
+        if not self.broken and not self._closing:
+            self._closing = True
+            self._queue.put_nowait((code, reason))
 
     def stop(self) -> None:
         """Let :meth:`run` return after writing what is already queued."""
@@ -89,7 +98,11 @@ class Outbox:
     async def run(self) -> None:
         try:
             while (entry := await self._queue.get()) is not None:
-                if not await self._write(*entry):
+                kind, frame = entry
+                if isinstance(kind, int):  # a close queued by close()
+                    await self._ws.close(kind, frame)
+                    return
+                if not await self._write(kind, frame):
                     return
         except ConnectionClosed:
             return
