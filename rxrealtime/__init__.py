@@ -19,7 +19,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0.dev0"
 
-from rxrealtime import errors, events, operators, scheduling, sinks
+from rxrealtime import audio, errors, events, operators, scheduling, sinks, sources
 from rxrealtime.reconnect import Reconnected, ReconnectPolicy, ResponseInterrupted
 from rxrealtime.replay import Record, ReplaySession, replay, replay_records, replay_session
 from rxrealtime.scheduling import LoopScheduler, observe_on_thread, to_async_iterable
@@ -35,6 +35,7 @@ __all__ = [
     "ResponseInterrupted",
     "SessionStatistics",
     "__version__",
+    "audio",
     "connect",
     "errors",
     "events",
@@ -46,5 +47,6 @@ __all__ = [
     "replay_session",
     "scheduling",
     "sinks",
+    "sources",
     "to_async_iterable",
 ]

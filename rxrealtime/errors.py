@@ -22,14 +22,16 @@ Hierarchy::
     └── BufferOverflowError                      a bounded buffer with overflow="error" was full
 
 Guarantee: no message built here contains the API key. Every text that can come from the
-network (close reasons, server error messages) goes through :func:`redact` with the secrets of
-the session before it is stored in an exception.
+network (close reasons, server error messages, refused handshake bodies) goes through
+:func:`redact` (:func:`rxrealtime.masking.redact`, re-exported here) with the secrets of the
+session before it is stored in an exception, and is masked before it is ever truncated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import ClassVar
+
+from rxrealtime.masking import redact
 
 __all__ = [
     "AuthenticationError",
@@ -52,17 +54,6 @@ __all__ = [
     "SessionRejectedError",
     "redact",
 ]
-
-_MASK = "***"
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Return ``text`` with every non-empty secret replaced by ``***``."""
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, _MASK)
-    return text
-
 
 class RxRealtimeError(Exception):
     """Base class of every exception rxrealtime raises on purpose."""

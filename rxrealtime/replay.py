@@ -4,8 +4,8 @@ Two input formats are read, line by line, and may even be mixed:
 
 * the :class:`~rxrealtime.sinks.Recorder`'s format (a header line, then
   ``{"t", "ts", "dir", "event" | "raw" | "raw_base64"}`` records; see
-  :mod:`rxrealtime.sinks._recorder`): ``"in"`` records are server events, ``"out"`` records
-  client events, ``"end"`` records how the stream ended;
+  :mod:`rxrealtime.recording`, which parses both formats): ``"in"`` records are server
+  events, ``"out"`` records client events, ``"end"`` records how the stream ended;
 * plain JSON Lines with one server event (one wire frame) per line, no timestamps.
 
 Every frame goes through :func:`rxrealtime.events.decode`, so a replay yields exactly the
@@ -31,35 +31,26 @@ and closes the file.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import collections
+import functools
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import attrs
 import orjson
 import reactivex
 from reactivex import Observable, abc
 from reactivex import operators as rx_ops
 from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 from reactivex.scheduler import CurrentThreadScheduler
-from reactivex.subject import Subject
 
 from rxrealtime import events as ev
-from rxrealtime.errors import ConnectionClosedOK
-from rxrealtime.scheduling import LoopScheduler
-from rxrealtime.session import (
-    ConversationResource,
-    InputAudioBufferResource,
-    OutputAudioBufferResource,
-    ResponseResource,
-    SessionObservable,
-    SessionResource,
-)
-from rxrealtime.sinks._recorder import HEADER_KEY
+from rxrealtime.errors import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
+from rxrealtime.recording import Direction, Record, read_records
+from rxrealtime.scheduling import Backpressure, LoopScheduler, ObservableIterator
+from rxrealtime.session import DEFAULT_BUFFER_SIZE, EventHub, SessionBase
+from rxrealtime.session.resources import check_frame_size
 
 __all__ = [
     "Record",
@@ -72,81 +63,6 @@ __all__ = [
 
 _BATCH = 512
 """Records emitted per scheduled action when replaying as fast as possible."""
-
-Direction = str
-"""``"in"`` (server → client), ``"out"`` (client → server) or ``"end"`` (end of the stream)."""
-
-
-@attrs.frozen
-class Record:
-    """One line of a recording, as :func:`replay_records` yields it.
-
-    ``frame`` is what went over the wire: JSON text (re-serialised for ``"event"`` records, the
-    line itself for plain JSONL, the raw text of an invalid frame) or ``bytes`` for a binary
-    frame; :meth:`decode` turns it into a server event. ``fields`` is the whole parsed line
-    (empty for a plain event line or a line that is not JSON). ``t``/``ts`` are ``None`` when
-    the line has no timestamps.
-    """
-
-    dir: Direction
-    frame: str | bytes
-    t: float | None = None
-    ts: float | None = None
-    line: int = 0
-    """1-based line number in the file."""
-    fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-
-    def decode(self) -> ev.ServerEvent:
-        """The server event this frame decodes to (``ev.decode``; never raises)."""
-        return ev.decode(self.frame)
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _parse_line(raw: bytes, number: int) -> Record | None:
-    """The record on one line; ``None`` for a blank or header line."""
-    stripped = raw.strip()
-    if not stripped:
-        return None
-    try:
-        text: str | bytes = stripped.decode("utf-8")
-    except UnicodeDecodeError:
-        text = stripped
-    try:
-        value = orjson.loads(stripped)
-    except orjson.JSONDecodeError:
-        return Record("in", text, line=number)
-    if not isinstance(value, dict):
-        return Record("in", text, line=number)
-    if HEADER_KEY in value:
-        return None
-    direction = value.get("dir")
-    if not isinstance(direction, str):
-        return Record("in", text, line=number)  # a plain server event
-    frame: str | bytes = text
-    if "event" in value:
-        frame = orjson.dumps(value["event"]).decode()
-    elif isinstance(value.get("raw"), str):
-        frame = value["raw"]
-    elif isinstance(value.get("raw_base64"), str):
-        try:
-            frame = base64.b64decode(value["raw_base64"], validate=True)
-        except (binascii.Error, ValueError):
-            frame = text
-    return Record(
-        direction, frame, _number(value.get("t")), _number(value.get("ts")), number, value
-    )
-
-
-def _read(file: IO[bytes]) -> Iterator[Record]:
-    for number, raw in enumerate(file, start=1):
-        record = _parse_line(raw, number)
-        if record is not None:
-            yield record
 
 
 def _default_scheduler() -> abc.SchedulerBase:
@@ -209,7 +125,7 @@ class _Cursor:
         if self._next is None:
             if self._records is None:
                 self._file = open(self._source, "rb")  # noqa: SIM115 - closed by close()
-                self._records = _read(self._file)
+                self._records = read_records(self._file)
             for record in self._records:
                 if record.dir in self._wanted:
                     self._next = record
@@ -294,107 +210,50 @@ def replay(
     return records.pipe(rx_ops.map(Record.decode))
 
 
-class _Inbox:
-    """An unbounded queue of events for one async consumer (``recv`` or one ``async for``)."""
-
-    def __init__(self) -> None:
-        self._items: collections.deque[ev.ServerEvent] = collections.deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._ended = False
-        self._error: Exception | None = None
-        self.subscription: abc.DisposableBase | None = None
-
-    def on_next(self, event: ev.ServerEvent) -> None:
-        self._items.append(event)
-        self._wake()
-
-    def on_end(self, error: Exception | None = None) -> None:
-        self._ended = True
-        self._error = error
-        self._wake()
-
-    def close(self) -> None:
-        """Drop what is queued and end: ``get`` raises ``StopAsyncIteration`` from now on."""
-        self._items.clear()
-        self.on_end()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def get(self) -> ev.ServerEvent:
-        """The next event; ``StopAsyncIteration`` at the end; the stream's error if it failed."""
-        while not self._items:
-            if self._error is not None:
-                raise self._error
-            if self._ended:
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._items.popleft()
+ReplayIterator = ObservableIterator
+"""The iterator a :class:`ReplaySession` gives (``iterate()``, ``async for``): the live
+session's own :class:`~rxrealtime.scheduling.ObservableIterator`."""
 
 
-class ReplayIterator(AsyncIterator[ev.ServerEvent]):
-    """One consumer's async iterator over a :class:`ReplaySession`; closing it (``aclose()``,
-    ``async with``) unsubscribes it."""
-
-    def __init__(self, inbox: _Inbox) -> None:
-        self._inbox = inbox
-
-    def __aiter__(self) -> ReplayIterator:
-        return self
-
-    async def __anext__(self) -> ev.ServerEvent:
-        try:
-            return await self._inbox.get()
-        except BaseException:
-            await self.aclose()
-            raise
-
-    async def aclose(self) -> None:
-        subscription, self._inbox.subscription = self._inbox.subscription, None
-        if subscription is not None:
-            subscription.dispose()
-        self._inbox.close()
-
-    async def __aenter__(self) -> ReplayIterator:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-
-class ReplaySession:
+class ReplaySession(SessionBase):
     """A session-shaped object driven by a recording, so code written for ``rr.connect()``
     sessions runs unchanged on it.
 
-    It mirrors :class:`~rxrealtime.session.RealtimeSession`'s consumer rules:
+    Its consumer side *is* the live session's: the same
+    :class:`~rxrealtime.session.EventHub` and :class:`~rxrealtime.session.SessionBase`, so
+    every rule of :mod:`rxrealtime.session` holds as it does live:
 
-    * ``events`` is hot and shared; ``async for event in session`` gives each loop its own
-      queue; ``await recv()`` reads one shared queue. Each consumer sees the events from the
-      moment it joins. The replay starts when the **first** consumer joins (or at
-      :meth:`start`), and its first event is delivered at a later turn of the event loop, so
-      every consumer that joins in the same synchronous block sees the whole recording (a live
-      session keeps a backlog for its first consumers in the same way).
-    * At the end of the recording every consumer completes: ``async for`` stops and ``recv()``
-      raises :class:`~rxrealtime.errors.ConnectionClosedOK`. (A recording of a failed session
-      replays as a completed one; its ``"end"`` record, read with :func:`replay_records`, says
-      how it ended.) An I/O error reading the file errors ``events`` and is raised by
-      ``recv()``/``async for``.
-    * ``await send(event)`` validates and encodes exactly like a live send (``ev.encode``) and
-      appends the wire dict to :attr:`sent`; it does **not** steer the replay: the recorded
-      server events come whatever is sent. The typed helpers (``session.response.create()``,
-      ``session.conversation.item.create(...)``, …) are the live session's and go through it.
-      After :meth:`close` sending raises ``ConnectionClosedOK``.
+    * ``events`` is hot and shared (subscribers guarded: one that raises is logged and
+      detached); ``async for event in session`` and :meth:`iterate` give each loop its own
+      bounded queue (``buffer_size``, ``overflow``); ``await recv()``/``recv_bytes()`` read one
+      shared queue (``recv_bytes()`` gives the recorded frame). Each consumer sees the events
+      from the moment it joins. The replay starts when the **first** consumer joins (or at
+      :meth:`start`, or :meth:`wait_closed`), and its first event is delivered at a later turn
+      of the event loop, so every consumer that joins in the same synchronous block sees the
+      whole recording; events replayed before anyone listens wait in the bounded backlog.
+    * Back-pressure: while an iterator with ``overflow="block"`` is full (or a thread hop on the
+      loop is), the replay holds the next events back, as a full consumer pauses a live
+      receive task: nothing is dropped, however large the recording.
+    * At the end of the recording every consumer completes (``recv()`` raises
+      :class:`~rxrealtime.errors.ConnectionClosedOK`), ``closed`` turns true and
+      ``close_code`` is 1000. (A recording of a failed session replays as a completed one; its
+      ``"end"`` record, read with :func:`replay_records`, says how it ended.) An I/O error
+      reading the file ends the stream with :class:`~rxrealtime.errors.ConnectionClosedError`
+      (code 1011, the ``OSError`` as its ``__cause__``), as :meth:`exception` reports.
+    * ``statistics()`` counts as live: ``frames_in``/``bytes_in`` the recorded server frames,
+      ``frames_out``/``bytes_out`` what was sent, ``dropped``, ``subscriber_errors``, …
+    * ``await send(event)`` and the typed helpers (``session.response.create()``, …) validate,
+      size-check and encode exactly like a live send, then keep the frame in :attr:`sent`
+      (wire dicts) and :attr:`sent_frames` (as sent); ``send_raw`` keeps its frame. Nothing
+      sent steers the replay: the recorded server events come whatever is sent. Sending works
+      until :meth:`close` (the recording may end while the driver code still sends), then
+      raises ``ConnectionClosedOK``.
     * ``await close()`` (also leaving ``async with``) stops the replay and completes every
       consumer; idempotent.
 
-    Queues are unbounded (a recording is finite). ``path``, ``speed`` and ``scheduler`` are
-    :func:`replay`'s; the file is checked at construction. Use it from async code on one loop
-    (everything is delivered on that loop's thread) or with a virtual ``scheduler``.
+    ``path``, ``speed`` and ``scheduler`` are :func:`replay`'s; the file is checked at
+    construction. Use it from async code on one loop (everything is delivered on that loop's
+    thread) or with a virtual ``scheduler`` (iterators and ``recv()`` need a running loop).
     """
 
     def __init__(
@@ -403,95 +262,144 @@ class ReplaySession:
         speed: float | None = None,
         *,
         scheduler: abc.SchedulerBase | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
     ) -> None:
         if scheduler is None:
             scheduler = _default_scheduler()
-        self.scheduler = scheduler
-        """The scheduler the replay runs on (the running loop's ``LoopScheduler`` by default)."""
-        self._source = replay(path, speed, scheduler=scheduler)
-        self._subject: Subject[ev.ServerEvent] = Subject()
+        self._path = os.fspath(path)
+        self._source = replay_records(path, speed, scheduler=scheduler, directions=("in",))
+        loop: asyncio.AbstractEventLoop | None = None
+        if isinstance(scheduler, LoopScheduler):
+            loop = scheduler.loop
+            self._call_soon: Callable[[Callable[[], None]], object] = loop.call_soon
+        else:
+            self._call_soon = functools.partial(_schedule_call, scheduler)
+        hub = EventHub(call_soon=self._call_soon, buffer_size=buffer_size, loop=loop)
+        hub.joined = self.start
+        self._init_base(hub, scheduler)
+        self._gates = (hub.gate,) if loop is None else (hub.gate, Backpressure.for_loop(loop))
+        self._pending: collections.deque[Record] = collections.deque()
+        self._waiting = False  # a drain is scheduled or waits for a gate to open
+        self._source_end: ConnectionClosed | None = None
         self._subscription: abc.DisposableBase | None = None
-        self._recv_inbox: _Inbox | None = None
-        self._closed = False
+        self._stopped = False
+        self._ended = asyncio.Event()
         self.sent: list[dict[str, Any]] = []
-        """Every client event given to :meth:`send`, as wire dicts, in order."""
-        self.events: Observable[ev.ServerEvent] = SessionObservable(
-            self._subscribe_events, scheduler
-        )
-        self.session = SessionResource(self)
-        self.response = ResponseResource(self)
-        self.conversation = ConversationResource(self)
-        self.input_audio_buffer = InputAudioBufferResource(self)
-        self.output_audio_buffer = OutputAudioBufferResource(self)
+        """Every client event sent (``send``, the typed helpers, JSON objects given to
+        ``send_raw``), as wire dicts, in order."""
+        self.sent_frames: list[str | bytes] = []
+        """Every frame sent, exactly as it would have gone over the wire, in order."""
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
+    def __repr__(self) -> str:
+        return f"<ReplaySession {self._path!r} {'closed' if self.closed else 'open'}>"
 
     def start(self) -> None:
         """Start the replay now (idempotent); normally the first consumer starts it."""
-        if self._subscription is None and not self._closed:
-            self._subscription = self._source.subscribe(self._subject)
+        if self._subscription is None and not self._stopped:
+            self._subscription = self._source.subscribe(
+                self._on_record, self._on_source_error, self._on_source_end
+            )
 
-    async def send(self, event: ev.ClientEvent | Mapping[str, Any]) -> None:
-        """Encode ``event`` as a live session would and keep it in :attr:`sent`."""
-        await self._send_frame("", ev.encode(event))
+    # -- the recording into the hub, honouring back-pressure ----------------------------------
+
+    def _blocked(self) -> bool:
+        return any(gate.holders for gate in self._gates)
+
+    def _on_record(self, record: Record) -> None:
+        if self._pending or self._blocked():
+            self._pending.append(record)
+            self._wait_for_room()
+        else:
+            self._hub.receive(record.frame, record.decode())
+
+    def _wait_for_room(self) -> None:
+        if self._waiting:
+            return
+        self._waiting = True
+        held = [gate for gate in self._gates if gate.holders]
+        if held:
+            held[0].when_open(self._room)
+        else:
+            self._call_soon(self._drain)
+
+    def _room(self) -> None:
+        self._call_soon(self._drain)  # not inside the consumer's release: at the next turn
+
+    def _drain(self) -> None:
+        self._waiting = False
+        pending, receive = self._pending, self._hub.receive
+        while pending:
+            if self._blocked():
+                self._wait_for_room()
+                return
+            record = pending.popleft()
+            receive(record.frame, record.decode())
+        if self._source_end is not None:
+            self._end(self._source_end)
+
+    def _on_source_end(self) -> None:
+        self._finish_source(ConnectionClosedOK(1000, "end of recording"))
+
+    def _on_source_error(self, error: Exception) -> None:
+        terminal = ConnectionClosedError(1011, f"reading the recording failed: {error}")
+        terminal.__cause__ = error
+        self._finish_source(terminal)
+
+    def _finish_source(self, terminal: ConnectionClosed) -> None:
+        self._source_end = terminal
+        if not self._pending:
+            self._end(terminal)
+
+    def _end(self, terminal: ConnectionClosed) -> None:
+        if self._hub.end(terminal):
+            self._ended.set()
+
+    # -- send ----------------------------------------------------------------------------------
 
     async def _send_frame(self, kind: str, frame: str) -> None:
-        """Keep an encoded client event (the typed helpers' fast path) in :attr:`sent`."""
-        if self._closed:
+        """Keep an encoded client event (``send`` and the typed helpers)."""
+        await self.send_raw(frame)
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """Keep one frame as a live ``send_raw`` would send it: over 15 MiB raises
+        :class:`~rxrealtime.errors.EventTooLargeError`, after :meth:`close`
+        :class:`~rxrealtime.errors.ConnectionClosedOK`."""
+        size = check_frame_size(data)
+        if self._stopped:
             raise ConnectionClosedOK(1000, "the replay session is closed")
-        self.sent.append(orjson.loads(frame))
+        self.sent_frames.append(data)
+        if isinstance(data, str):
+            try:
+                value = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                value = None
+            if isinstance(value, dict):
+                self.sent.append(value)
+        self._hub.count_sent(size)
 
-    def _join(self) -> _Inbox:
-        inbox = _Inbox()
-        inbox.subscription = self._subject.subscribe(inbox.on_next, inbox.on_end, inbox.on_end)
-        self.start()
-        return inbox
+    # -- close ---------------------------------------------------------------------------------
 
-    async def recv(self) -> ev.ServerEvent:
-        """The next event not yet returned by ``recv()``; ``ConnectionClosedOK`` at the end."""
-        if self._recv_inbox is None:
-            self._recv_inbox = self._join()
-        try:
-            return await self._recv_inbox.get()
-        except StopAsyncIteration:
-            raise ConnectionClosedOK(1000, "end of recording") from None
-
-    def iterate(self, **_options: Any) -> ReplayIterator:
-        """An async iterator over every event from now on (``async for e in session`` uses one).
-
-        Accepts and ignores the live session's ``maxsize``/``overflow`` options: the queue is
-        unbounded.
-        """
-        return ReplayIterator(self._join())
-
-    def __aiter__(self) -> ReplayIterator:
-        return self.iterate()
-
-    async def close(self) -> None:
-        """Stop the replay and complete every consumer; idempotent."""
-        if self._closed:
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Stop the replay and complete every consumer; idempotent. Sending raises from now
+        on."""
+        if self._stopped:
             return
-        self._closed = True
+        self._stopped = True
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.dispose()
-        self._subject.on_completed()
+        self._pending.clear()
+        self._end(ConnectionClosedOK(code, reason))
 
-    async def __aenter__(self) -> ReplaySession:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    def _subscribe_events(
-        self, observer: abc.ObserverBase[ev.ServerEvent], _: abc.SchedulerBase | None = None
-    ) -> abc.DisposableBase:
-        subscription = self._subject.subscribe(observer)
+    async def wait_closed(self) -> None:
+        """Start the replay if no consumer did, and wait until it has ended (end of the
+        recording, an I/O error, or :meth:`close`); never raises the end's error."""
         self.start()
-        return subscription
+        await self._ended.wait()
+
+
+def _schedule_call(scheduler: abc.SchedulerBase, callback: Callable[[], None]) -> None:
+    scheduler.schedule(lambda _scheduler, _state: callback())
 
 
 def replay_session(
@@ -499,6 +407,7 @@ def replay_session(
     speed: float | None = None,
     *,
     scheduler: abc.SchedulerBase | None = None,
+    buffer_size: int = DEFAULT_BUFFER_SIZE,
 ) -> ReplaySession:
-    """Same as ``ReplaySession(path, speed, scheduler=scheduler)``."""
-    return ReplaySession(path, speed, scheduler=scheduler)
+    """Same as ``ReplaySession(path, speed, scheduler=scheduler, buffer_size=buffer_size)``."""
+    return ReplaySession(path, speed, scheduler=scheduler, buffer_size=buffer_size)

@@ -55,8 +55,8 @@ from rxrealtime.errors import (
     HandshakeTimeoutError,
     InsecureURLError,
     MissingAPIKeyError,
-    redact,
 )
+from rxrealtime.masking import mask_header, ordered_secrets, redact, redact_truncated
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -114,10 +114,7 @@ class ConnectionConfig:
 
     def safe_headers(self) -> dict[str, str]:
         """The headers with every credential masked, for display and logs."""
-        return {
-            k: ("***" if k.lower() in _AUTH_HEADERS else redact(v, self.secrets))
-            for k, v in self.headers
-        }
+        return {k: mask_header(k, v, self.secrets) for k, v in self.headers}
 
     def __repr__(self) -> str:
         url = redact(self.url, self.secrets)
@@ -332,7 +329,7 @@ def _secrets(key: str | None, headers: tuple[tuple[str, str], ...]) -> tuple[str
             if value.lower().startswith("bearer "):
                 found.add(value[7:].strip())
     # longest first so a "Bearer <key>" is masked as a whole before the bare key
-    return tuple(sorted((s for s in found if s), key=len, reverse=True))
+    return ordered_secrets(found)
 
 
 def _options(user: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -538,7 +535,8 @@ async def open_websocket(config: ConnectionConfig) -> WebSocketTransport:
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
-        body = redact(exc.response.body.decode("utf-8", "replace")[:500], config.secrets)
+        # mask before cutting: a key straddling the cut must not leave a prefix behind
+        body = redact_truncated(exc.response.body.decode("utf-8", "replace"), config.secrets, 500)
         raise HandshakeError(
             f"the server refused the WebSocket upgrade with HTTP {status}: {body}".rstrip(": "),
             status_code=status,

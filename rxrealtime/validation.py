@@ -1,17 +1,21 @@
 """Client events checked before they are sent, and audio appends kept under the size limit.
 
 :meth:`RealtimeSession.send <rxrealtime.session.RealtimeSession.send>` calls
-:func:`validate_client_event` on plain mappings (typed ``ev.ClientEvent`` instances are already
-shaped by their classes) and refuses, *before anything is sent*, with
-:class:`~rxrealtime.errors.InvalidClientEventError` naming the field:
+:func:`validate_client_event` on every event, typed or not: an ``ev.ClientEvent`` is checked as
+the wire dict it encodes to (``ev.to_dict``), so ``ev.ConversationItemDelete(item_id=5)`` is
+refused exactly like ``{"type": "conversation.item.delete", "item_id": 5}``. It refuses, *before
+anything is sent*, with :class:`~rxrealtime.errors.InvalidClientEventError` naming the field:
 
 * a mapping without a string ``type``, or with a type that is not a client event
   (``ev.CLIENT_EVENT_TYPES``);
 * a missing required field or a top-level field of the wrong JSON type (``bool`` is not an
   integer here), an ``event_id`` that is not a string;
 * a ``conversation.item.create`` item without a string ``type``, a message whose ``role`` is not
-  ``user``/``assistant``/``system`` or whose ``content`` is not a list of objects with a string
+  one of ``ev.MESSAGE_ROLES`` or whose ``content`` is not a list of objects with a string
   ``type``.
+
+The fields, their kinds and which are required are not written here: they come from
+``ev.CLIENT_EVENT_SCHEMA``, which the events layer derives from the event classes.
 
 Unknown extra keys are left for the server to judge (the service may add fields). Every encoded
 client frame larger than :data:`MAX_EVENT_BYTES` (the service's 15 MiB per event) is refused
@@ -37,30 +41,13 @@ MAX_AUDIO_APPEND_BYTES: Final = ((MAX_EVENT_BYTES - 4096) * 3 // 4) // 6 * 6
 base64 text plus the event's envelope stays under :data:`MAX_EVENT_BYTES`, and pieces end on a
 whole PCM16 sample (a multiple of 6 bytes is also a whole base64 quantum)."""
 
-_STR, _INT, _OBJ = (str,), (int,), (Mapping,)
-# wire type -> {field: (accepted python types, required)}
-_FIELDS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
-    "session.update": {"session": (_OBJ, True)},
-    "response.create": {"response": (_OBJ, False)},
-    "response.cancel": {"response_id": (_STR, False)},
-    "conversation.item.create": {"item": (_OBJ, True), "previous_item_id": (_STR, False)},
-    "conversation.item.delete": {"item_id": (_STR, True)},
-    "conversation.item.retrieve": {"item_id": (_STR, True)},
-    "conversation.item.truncate": {
-        "item_id": (_STR, True),
-        "content_index": (_INT, True),
-        "audio_end_ms": (_INT, True),
-    },
-    "input_audio_buffer.append": {"audio": (_STR, True)},
-    "input_audio_buffer.commit": {},
-    "input_audio_buffer.clear": {},
-    "output_audio_buffer.clear": {},
-}
-_ROLES: Final = ("user", "assistant", "system")
-_WANTED: Final[dict[tuple[type, ...], str]] = {
-    _STR: "a string",
-    _INT: "an integer",
-    _OBJ: "an object",
+_WANTED: Final = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "object": "an object",
+    "array": "an array",
 }
 
 
@@ -72,19 +59,17 @@ def _kind(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def _fits(value: object, types: tuple[type, ...]) -> bool:
-    if isinstance(value, bool) and bool not in types:
-        return False
-    return isinstance(value, types)
-
-
 def _fail(kind: str, field: str, message: str) -> InvalidClientEventError:
     return InvalidClientEventError(f"invalid {kind} event: {field}: {message}", field=field)
 
 
-def validate_client_event(event: Mapping[str, Any]) -> str:
-    """Check a client event given as a mapping; return its type or raise
-    :class:`~rxrealtime.errors.InvalidClientEventError` (see the module docstring)."""
+def validate_client_event(event: ev.ClientEvent | Mapping[str, Any]) -> str:
+    """Check a client event (typed, or a mapping); return its type or raise
+    :class:`~rxrealtime.errors.InvalidClientEventError` (see the module docstring).
+
+    A typed event is checked as the wire dict it encodes to, so both take one path."""
+    if isinstance(event, ev.ClientEvent):
+        event = ev.to_dict(event)
     if not isinstance(event, Mapping):
         raise InvalidClientEventError(
             f"a client event must be an ev.ClientEvent or a mapping, got {_kind(event)}", "type"
@@ -94,24 +79,20 @@ def validate_client_event(event: Mapping[str, Any]) -> str:
         raise InvalidClientEventError("a client event needs a 'type' field", "type")
     if not isinstance(kind, str):
         raise InvalidClientEventError(f"'type' must be a string, got {_kind(kind)}", "type")
-    fields = _FIELDS.get(kind)
+    fields = ev.CLIENT_EVENT_SCHEMA.get(kind)
     if fields is None:
         known = ", ".join(sorted(ev.CLIENT_EVENT_TYPES))
         raise InvalidClientEventError(
             f"unknown client event type {kind!r}; expected one of: {known}", "type"
         )
-    event_id = event.get("event_id")
-    if event_id is not None and not isinstance(event_id, str):
-        raise _fail(kind, "event_id", f"must be a string, got {_kind(event_id)}")
-    for name, (types, required) in fields.items():
+    for name, field in fields.items():
         value = event.get(name)
         if value is None:
-            if required:
+            if field.required:
                 raise _fail(kind, name, "is required")
             continue
-        if not _fits(value, types):
-            want = _WANTED[types]
-            raise _fail(kind, name, f"must be {want}, got {_kind(value)}")
+        if not field.accepts(value):
+            raise _fail(kind, name, f"must be {_WANTED[field.kind]}, got {_kind(value)}")
     if kind == "conversation.item.create":
         _check_item(kind, event["item"])
     return kind
@@ -124,8 +105,9 @@ def _check_item(kind: str, item: Mapping[str, Any]) -> None:
     if item_type != "message":
         return
     role = item.get("role")
-    if role not in _ROLES:
-        raise _fail(kind, "item.role", f"must be one of {', '.join(_ROLES)}, got {role!r}")
+    if role not in ev.MESSAGE_ROLES:
+        roles = ", ".join(ev.MESSAGE_ROLES)
+        raise _fail(kind, "item.role", f"must be one of {roles}, got {role!r}")
     content = item.get("content")
     if not isinstance(content, list | tuple):
         raise _fail(kind, "item.content", f"must be a list, got {_kind(content)}")

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from rxrealtime.events._base import ClientEvent, InvalidEvent, Model, ServerEvent, UnknownEvent
 from rxrealtime.events.client import (
+    CLIENT_EVENT_SCHEMA,
     CLIENT_EVENT_TYPES,
+    MESSAGE_ROLES,
+    ClientField,
     ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemRetrieve,
@@ -60,6 +63,7 @@ from rxrealtime.events.items import (
 )
 from rxrealtime.events.resources import (
     Conversation,
+    ErrorDetails,
     LogProb,
     RateLimit,
     RealtimeError,
@@ -130,7 +134,6 @@ from rxrealtime.events.server import (
 )
 from rxrealtime.events.session import (
     AudioConfig,
-    AudioFormat,
     AudioInputConfig,
     AudioOutputConfig,
     AudioPCM,
@@ -140,6 +143,7 @@ from rxrealtime.events.session import (
     FunctionTool,
     McpTool,
     NoiseReduction,
+    RealtimeAudioFormats,
     RealtimeSessionConfig,
     SemanticVad,
     ServerVad,
@@ -162,10 +166,13 @@ __all__ = [
     "to_dict",
     # tables
     "BETA_ALIASES",
+    "CLIENT_EVENT_SCHEMA",
     "CLIENT_EVENT_TYPES",
+    "MESSAGE_ROLES",
     "SERVER_EVENT_TYPES",
     # bases and fallbacks
     "ClientEvent",
+    "ClientField",
     "InvalidEvent",
     "ServerEvent",
     "UnknownEvent",
@@ -256,6 +263,7 @@ __all__ = [
     # response, usage, errors, rate limits, transcription
     "CachedTokensDetails",
     "Conversation",
+    "ErrorDetails",
     "InputTokenDetails",
     "LogProb",
     "OutputTokenDetails",
@@ -271,7 +279,6 @@ __all__ = [
     "Usage",
     # session configuration
     "AudioConfig",
-    "AudioFormat",
     "AudioInputConfig",
     "AudioOutputConfig",
     "AudioPCM",
@@ -281,6 +288,7 @@ __all__ = [
     "FunctionTool",
     "McpTool",
     "NoiseReduction",
+    "RealtimeAudioFormats",
     "RealtimeSessionConfig",
     "SemanticVad",
     "ServerVad",

@@ -71,9 +71,14 @@ class ServerEvent(Model):
 
     ``type`` is the wire type string as received: a beta ``response.text.delta`` decodes to
     :class:`~rxrealtime.events.ResponseOutputTextDelta` whose ``type`` is
-    ``"response.text.delta"``. ``event_id`` is the server's id for the event (``None`` only for
-    events that have none, such as ``input_audio_buffer.dtmf_event_received``).
+    ``"response.text.delta"``. ``event_id`` is the server's id for the event: a decoded event
+    always has one, except ``input_audio_buffer.dtmf_event_received`` (the protocol gives it
+    none); it is typed optional because events built in code (and synthetic ones such as
+    :class:`~rxrealtime.reconnect.ResponseInterrupted`) have none.
     """
+
+    _required_on_wire: ClassVar[frozenset[str]] = frozenset({"event_id"})
+    """Fields typed optional that a decoded frame must carry all the same."""
 
     type: str | None
     event_id: str | None = None
@@ -103,7 +108,8 @@ class UnknownEvent(ServerEvent):
 @model
 class InvalidEvent(ServerEvent):
     """A frame that is not a usable event: not UTF-8, not JSON, not a JSON object, no string
-    ``type``, or a known type whose own scalar fields are missing or of the wrong type.
+    ``type``, or a known type with a required field (at any depth) missing, ``null`` or of the
+    wrong type (see :mod:`rxrealtime.events.codec`).
 
     ``type`` is the ``type`` string when the frame had one, ``raw`` the input exactly as given to
     :func:`~rxrealtime.events.decode` (``str`` or ``bytes``; the object itself for

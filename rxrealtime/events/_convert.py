@@ -5,15 +5,19 @@ the events package. The hooks are generated once, at import, from the classes' f
 small ``exec``-compiled function per class, the technique attrs and cattrs use themselves), so
 decoding a frame is one dict lookup on ``type`` plus one call with no per-field dispatch.
 
-Two structuring modes (the policy is explained in :mod:`rxrealtime.events.codec`):
+One rule for every class, at every depth (the policy is explained in
+:mod:`rxrealtime.events.codec`):
 
-* **strict** (top-level events): a declared scalar field that is missing while required, or
-  present with the wrong JSON type, raises :class:`InvalidField` naming the field.
-* **lenient** (everything nested, and the nested fields of events): a value that does not fit
-  becomes ``None`` and is kept, as received, in the owner's ``extra`` under its own key.
+* a **required** field (its type does not admit ``None``, it has no default, or the class lists
+  it in ``_required_on_wire``) that is missing, ``null`` or of the wrong type makes the whole
+  object fail: its structure function raises :class:`InvalidField` naming the path from the
+  event down (``item.content[0]``), and so does every owner up to the event;
+* an **optional** field that is absent or ``null`` is ``None``; one whose value does not fit
+  (anything that would make a required field fail, nested failures included) is ``None`` too,
+  and its value is kept, exactly as received, in the owner's ``extra`` under its own key.
 
-Both modes keep unknown keys in ``extra``. A field absent from the wire is ``None`` (never the
-class default, so ``to_dict`` gives back what was received). Sequences become tuples.
+Unknown keys go to ``extra``. A field absent from the wire is ``None`` (never the class
+default, so ``to_dict`` gives back what was received). Sequences become tuples.
 """
 
 from __future__ import annotations
@@ -30,18 +34,15 @@ import cattrs
 from rxrealtime.events._base import EMPTY, Model
 
 __all__ = [
-    "BAD",
     "InvalidField",
     "converter",
+    "families",
     "make_dispatcher",
     "register",
+    "required_fields",
     "structurer",
     "unstructure_any",
 ]
-
-
-class InvalidField(Exception):
-    """A top-level scalar field of a known event is missing or has the wrong JSON type."""
 
 
 class _Sentinel:
@@ -55,16 +56,8 @@ class _Sentinel:
 
 
 MISSING: Final = _Sentinel("MISSING")
-BAD: Final = _Sentinel("BAD")
-"""Returned by a lenient converter for a value that does not fit."""
+"""What a required field read from the wire holds when its key is absent."""
 
-converter: Final = cattrs.Converter()
-"""The package's one converter; its hooks are registered once, when ``codec`` is imported."""
-
-Conv = Callable[[Any], Any]
-_EAGER: Final = frozenset({"type", "event_id"})
-"""Fields read in the ``try`` block of an event's structure function besides required ones."""
-_SCALARS: Final = (str, int, float, bool)
 _JSON_NAMES: Final = {
     str: "a string",
     int: "an integer",
@@ -76,16 +69,56 @@ _JSON_NAMES: Final = {
 }
 
 
+class InvalidField(Exception):
+    """A required field is missing, ``null`` or of the wrong type.
+
+    ``path`` names it from the outermost object that was being decoded (names and list
+    indexes; owners prepend their own field name as the exception passes through them);
+    ``str()`` is the readable sentence, e.g. ``field 'item.content[0]' must be an object, got a
+    string '[Object]'`` or ``required field 'response' is missing``.
+    """
+
+    def __init__(self, expected: str, value: Any) -> None:
+        super().__init__(expected, value)
+        self.expected = expected
+        self.value = value
+        self.path: list[str | int] = []
+
+    def within(self, key: str | int) -> InvalidField:
+        """Prepend ``key`` (the owner's field name or list index) to the path; returns self."""
+        self.path.insert(0, key)
+        return self
+
+    @property
+    def dotted(self) -> str:
+        """The path as text: ``item.content[0].text``."""
+        text = ""
+        for key in self.path:
+            text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else key)
+        return text
+
+    def __str__(self) -> str:
+        if self.value is MISSING or self.value is None:
+            got = "missing" if self.value is MISSING else "null"
+            return f"required field {self.dotted!r} is {got}"
+        return f"field {self.dotted!r} must be {self.expected}, got {_describe(self.value)}"
+
+
 def _describe(value: Any) -> str:
     kind = _JSON_NAMES.get(type(value), type(value).__name__)
     text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
-    return f"{kind} {text}" if value is not None else kind
+    return f"{kind} {text}"
 
 
-def _expected(kinds: tuple[type, ...]) -> str:
-    return " or ".join(_JSON_NAMES[k] for k in kinds)
+converter: Final = cattrs.Converter()
+"""The package's one converter; its hooks are registered once, when ``codec`` is imported."""
+
+Conv = Callable[[Any], Any]
+_EAGER: Final = frozenset({"type", "event_id"})
+"""Fields read in the ``try`` block of a structure function besides the required ones."""
+_SCALARS: Final = (str, int, float, bool)
 
 
 # -- scalar checks ---------------------------------------------------------------------------
@@ -97,25 +130,18 @@ def _fits(value: Any, kinds: tuple[type, ...]) -> bool:
     return isinstance(value, kinds)
 
 
-def _scalar_slow(name: str, kinds: tuple[type, ...], required: bool, strict: bool) -> Conv:
-    """The slow path of a scalar field: absence, null, int-for-float, and mismatches."""
+def _scalar_slow(kinds: tuple[type, ...]) -> Conv:
+    """The slow path of a scalar: int-for-float, or :class:`InvalidField` (missing, ``null`` and
+    mismatches alike; the caller decides whether that costs the owner or only the field)."""
     wants_float = float in kinds and int not in kinds
+    expected = " or ".join(_JSON_NAMES[k] for k in kinds)
 
     def slow(value: Any) -> Any:
-        if value is MISSING or value is None:
-            if required:
-                got = "missing" if value is MISSING else "null"
-                raise InvalidField(f"required field {name!r} is {got}")
-            return None
-        if _fits(value, kinds):
+        if value is not None and _fits(value, kinds):
             return value
         if wants_float and value.__class__ is int:
             return float(value)
-        if strict:
-            raise InvalidField(
-                f"field {name!r} must be {_expected(kinds)}, got {_describe(value)}"
-            )
-        return BAD
+        raise InvalidField(expected, value)
 
     return slow
 
@@ -123,38 +149,46 @@ def _scalar_slow(name: str, kinds: tuple[type, ...], required: bool, strict: boo
 # -- nested conversions ----------------------------------------------------------------------
 
 _structurers: dict[type, Conv] = {}
-"""Lenient structure function for each class (or union base), built on first need."""
+"""Structure function for each class (or family base), built on first need."""
+
+_families: dict[type, tuple[str, Mapping[str, type]]] = {}
+
+
+def families() -> Mapping[type, tuple[str, Mapping[str, type]]]:
+    """Each family base registered with :func:`make_dispatcher` -> (its key, key value -> class)."""
+    return types.MappingProxyType(_families)
 
 
 def structurer(cls: type) -> Conv:
-    """The lenient converter for ``cls``: a dict -> an instance, anything else -> :data:`BAD`."""
+    """The structure function of ``cls``: a dict -> an instance; raises :class:`InvalidField`
+    for anything else, or when a required field (at any depth) does not hold."""
     found = _structurers.get(cls)
     if found is None:
-        found = _structurers[cls] = _build_structure(cls, strict=False)
+        found = _structurers[cls] = _build_structure(cls)
     return found
 
 
 def make_dispatcher(
     base: type,
     pick: Callable[[Mapping[str, Any]], type],
-    by_type: Mapping[str, type] | None = None,
+    by_type: Mapping[str, type],
     *,
     key: str = "type",
 ) -> None:
     """Decode values of the field type ``base`` with the class ``pick(value)`` chooses.
 
-    ``by_type`` (optional) is a shortcut for the common case: the class for each string value
-    of the field ``key`` it lists, taken without calling ``pick``; it must agree with what
-    ``pick`` returns for such values (a class listed may be the base of a family registered
-    here too, whose dispatcher then decides). Structure functions are looked up when first needed
-    (after every family is registered), never per value.
+    ``by_type`` is the shortcut for the common case: the class for each string value of the
+    field ``key`` it lists, taken without calling ``pick``; it must agree with what ``pick``
+    returns for such values (a class listed may be the base of a family registered here too,
+    whose dispatcher then decides). Structure functions are looked up when first needed (after
+    every family is registered), never per value.
     """
-
-    chosen: dict[type, Conv] = {base: _build_structure(base, strict=False)}
+    _families[base] = (key, types.MappingProxyType(dict(by_type)))
+    chosen: dict[type, Conv] = {base: _build_structure(base)}
     fast: dict[str, Conv] = {}
 
     def slow(value: Any) -> Any:
-        if not fast and by_type:
+        if not fast:
             fast.update({kind: structurer(cls) for kind, cls in by_type.items()})
         cls = pick(value)
         structure = chosen.get(cls)
@@ -164,7 +198,7 @@ def make_dispatcher(
 
     def dispatch(value: Any) -> Any:
         if value.__class__ is not dict:
-            return BAD
+            raise InvalidField("an object", value)
         kind = value.get(key)
         if kind.__class__ is str:
             structure = fast.get(kind)
@@ -175,28 +209,35 @@ def make_dispatcher(
     _structurers[base] = dispatch
 
 
+def _index_failure(element: Conv, value: list[Any]) -> InvalidField:
+    """The failure of the first element of ``value`` that does not convert, with its index."""
+    for i, item in enumerate(value):
+        try:
+            element(item)
+        except InvalidField as exc:
+            return exc.within(i)
+    raise AssertionError("no element failed")  # pragma: no cover - called after a failure
+
+
 def _sequence(element: Conv) -> Conv:
     def convert(value: Any) -> Any:
         if value.__class__ is not list:
-            return BAD
-        if not value:
-            return ()
-        out = tuple(map(element, value))
-        for item in out:
-            if item is BAD:
-                return BAD
-        return out
+            raise InvalidField("an array", value)
+        try:
+            return tuple(map(element, value))
+        except InvalidField:
+            raise _index_failure(element, value) from None
 
     return convert
 
 
 def _scalar_sequence(kind: type) -> Conv:
     """A list of one scalar type: taken as it is when every element is exactly ``kind``."""
-    general = _sequence(_scalar_slow("item", (kind,), False, False))
+    general = _sequence(_scalar_slow((kind,)))
 
     def convert(value: Any) -> Any:
         if value.__class__ is not list:
-            return BAD
+            raise InvalidField("an array", value)
         for item in value:
             if item.__class__ is not kind:
                 return general(value)
@@ -206,30 +247,40 @@ def _scalar_sequence(kind: type) -> Conv:
 
 
 def _mapping(value: Any) -> Any:
-    return value if value.__class__ is dict else BAD
+    if value.__class__ is not dict:
+        raise InvalidField("an object", value)
+    return value
 
 
 def _any(value: Any) -> Any:
     return value
 
 
-def _union(kinds: tuple[type, ...], nested: list[Conv]) -> Conv:
+def _present(value: Any) -> Any:
+    """A required field of any JSON value: present and not ``null``."""
+    if value is MISSING or value is None:
+        raise InvalidField("a JSON value", value)
+    return value
+
+
+def _union(kinds: tuple[type, ...], nested: Conv) -> Conv:
     """``str | SomeModel`` and the like: scalars as they are, objects by the nested converter."""
+    expected = " or ".join([_JSON_NAMES[k] for k in kinds] + ["an object"])
 
     def convert(value: Any) -> Any:
-        if kinds and _fits(value, kinds):
+        if _fits(value, kinds):
             return value
-        for conv in nested:
-            result = conv(value)
-            if result is not BAD:
-                return result
-        return BAD
+        if value.__class__ is dict:
+            return nested(value)
+        raise InvalidField(expected, value)
 
     return convert
 
 
 def _split(tp: Any) -> tuple[bool, list[Any]]:
     """(nullable, the other members) of a possibly-optional type."""
+    if tp is Any:
+        return True, [Any]
     if typing.get_origin(tp) in (Union, types.UnionType):
         members = list(typing.get_args(tp))
         nullable = type(None) in members
@@ -237,71 +288,81 @@ def _split(tp: Any) -> tuple[bool, list[Any]]:
     return False, [tp]
 
 
-def _nested_conv(tp: Any) -> Conv:
-    """The lenient converter for one non-scalar field type."""
-    if tp is Any:
-        return _any
+def _nested_conv(tp: Any, required: bool) -> Conv:
+    """The converter for one non-scalar field type (it raises :class:`InvalidField`)."""
     _, members = _split(tp)
+    if members == [Any]:
+        return _present if required else _any
     if len(members) > 1:
         kinds = tuple(m for m in members if m in _SCALARS)
-        nested = [_nested_conv(m) for m in members if m not in _SCALARS]
-        return _union(kinds, nested)
+        nested = [m for m in members if m not in _SCALARS]
+        if len(nested) != 1:
+            raise TypeError(f"unsupported union {tp!r}")  # a bug in a class definition
+        return _union(kinds, _nested_conv(nested[0], True))
     (tp,) = members
     origin = typing.get_origin(tp)
     if origin in (Sequence, tuple, list):
         (element,) = typing.get_args(tp)[:1]
         if element in _SCALARS:
             return _scalar_sequence(element)
-        return _sequence(_nested_conv(element))
+        return _sequence(_nested_conv(element, True))
     if origin in (Mapping, dict):
         return _mapping
     if attrs.has(tp):
         return structurer(tp)
-    if tp in _SCALARS:
-        return _scalar_slow("item", (tp,), False, False)
     raise TypeError(f"no converter for field type {tp!r}")  # a bug in a class definition
 
 
 # -- generated structure functions -----------------------------------------------------------
 
 
-def _build_structure(cls: type, *, strict: bool) -> Conv:
-    """Compile ``structure(d) -> cls`` for one class (lenient ones return :data:`BAD` for a
-    non-dict).
+def required_fields(cls: type) -> frozenset[str]:
+    """The fields of ``cls`` a decoded frame must carry (see the module docstring)."""
+    hints = typing.get_type_hints(cls)
+    on_wire: frozenset[str] = getattr(cls, "_required_on_wire", frozenset())
+    return frozenset(
+        f.name
+        for f in attrs.fields(cls)
+        if f.name != "extra"
+        and (f.default is attrs.NOTHING or not _split(hints[f.name])[0] or f.name in on_wire)
+    )
 
-    The keys an event nearly always has (``type``, ``event_id`` and its required fields) are
+
+def _build_structure(cls: type) -> Conv:
+    """Compile ``structure(d) -> cls`` for one class.
+
+    The keys an object nearly always has (``type``, ``event_id`` and its required fields) are
     read in one ``try`` block of plain subscripts, the others with ``d.get``. A value of exactly
     the declared scalar type, or an absent optional one, costs one or two identity tests; only
-    anything else reaches the field's slow path. Keys the class does not declare, and (lenient
-    fields) values that do not fit, go to ``extra``. The instance is filled as a mutable twin
-    (see :func:`_mutable_twin`; the classes have no validators or converters, so this is what
-    their ``__init__`` does, at a fraction of the cost). Everything the code refers to is a
-    closure variable (see :func:`_compile`), so it runs on local and cell variables only.
+    anything else reaches the field's slow path. A required field that does not hold raises
+    :class:`InvalidField` with the field's name prepended to the path; an optional one that
+    does not fit is ``None`` and goes to ``extra`` with the keys the class does not declare.
+    The instance is filled as a mutable twin (see :func:`_mutable_twin`; the classes have no
+    validators or converters, so this is what their ``__init__`` does, at a fraction of the
+    cost). Everything the code refers to is a closure variable (see :func:`_compile`), so it
+    runs on local and cell variables only.
     """
     if "extra" not in attrs.fields_dict(cls):
         raise TypeError(f"{cls.__name__} has no 'extra' field")  # a bug in a class definition
     fields = [f for f in attrs.fields(cls) if f.name != "extra"]
     hints = typing.get_type_hints(cls)
     known = frozenset(f.name for f in fields)
+    required = required_fields(cls)
     ns: dict[str, Any] = {
         "_cls": cls,
         "_twin": _mutable_twin(cls),
         "_M": MISSING,
-        "_BAD": BAD,
+        "_IF": InvalidField,
         "_EMPTY": EMPTY,
         "_KNOWN": known,
         "_all_known": known.issuperset,
         "_extra": _extra,
     }
-    split = {f.name: _split(hints[f.name]) for f in fields}
-    required = {
-        f.name for f in fields if strict and not split[f.name][0] and f.default is attrs.NOTHING
-    }
-    eager = [f.name for f in fields if strict and (f.name in required or f.name in _EAGER)]
+    eager = [f.name for f in fields if f.name in required or f.name in _EAGER]
     lazy = [f.name for f in fields if f.name not in eager]
     var = {f.name: f"v{i}" for i, f in enumerate(fields)}
 
-    body = [] if strict else ["    if d.__class__ is not dict:", "        return _BAD"]
+    body = ["    if d.__class__ is not dict:", "        raise _IF('an object', d)"]
     body.append("    bad = None")
     if eager:
         body.append("    try:")
@@ -315,29 +376,35 @@ def _build_structure(cls: type, *, strict: bool) -> Conv:
         body += [f"    {var[n]} = get({n!r})" for n in lazy]
     for i, field in enumerate(fields):
         name, v = field.name, var[field.name]
-        members = split[name][1]
-        if all(m in _SCALARS for m in members):
-            ns[f"_slow{i}"] = _scalar_slow(name, tuple(members), name in required, strict)
+        members = _split(hints[name])[1]
+        scalar = all(m in _SCALARS for m in members)
+        if scalar:
+            ns[f"_conv{i}"] = _scalar_slow(tuple(members))
             for j, member in enumerate(members):
                 ns[f"_t{i}_{j}"] = member
             test = " and ".join(f"{v}.__class__ is not _t{i}_{j}" for j in range(len(members)))
-            if name in lazy:  # absent or null: None, no slow path
-                test = f"{v} is not None and {test}"
-            body.append(f"    if {test}:")
-            body.append(f"        {v} = _slow{i}({v})")
-            check_bad = not strict
         else:
-            ns[f"_conv{i}"] = _nested_conv(hints[name])
-            if name in eager:
-                body.append(f"    if {v} is _M:")
-                body.append(f"        {v} = None")
-            body.append(f"    if {v} is not None:")
-            body.append(f"        {v} = _conv{i}({v})")
-            check_bad = True
-        if check_bad:  # inside the branch above: only after a slow path or a conversion
-            body.append(f"        if {v} is _BAD:")
-            body.append(f"            bad = {{**(bad or {{}}), {name!r}: d[{name!r}]}}")
-            body.append(f"            {v} = None")
+            ns[f"_conv{i}"] = _nested_conv(hints[name], name in required)
+            test = ""
+        if name in required:
+            indent = "    "
+            if test:  # a value of exactly the declared type skips the call
+                body.append(f"    if {test}:")
+                indent = "        "
+            body.append(f"{indent}try:")
+            body.append(f"{indent}    {v} = _conv{i}({v})")
+            body.append(f"{indent}except _IF as exc:")
+            body.append(f"{indent}    raise exc.within({name!r})")
+            continue
+        if name in eager:  # an optional field read eagerly: absent is None
+            body.append(f"    if {v} is _M:")
+            body.append(f"        {v} = None")
+        body.append(f"    if {v} is not None{' and ' + test if test else ''}:")
+        body.append("        try:")
+        body.append(f"            {v} = _conv{i}({v})")
+        body.append("        except _IF:")
+        body.append(f"            bad = {{**(bad or {{}}), {name!r}: {v}}}")
+        body.append(f"            {v} = None")
     body.append("    o = _twin()")
     body += [f"    o.{name} = {v}" for name, v in var.items()]
     # no unknown keys: every key is known (cheapest when all fields were read eagerly)
@@ -350,8 +417,7 @@ def _build_structure(cls: type, *, strict: bool) -> Conv:
     body.append("        o.extra = _extra(d, _KNOWN, bad)")
     body.append("    o.__class__ = _cls")
     body.append("    return o")
-    mode = "strict" if strict else "lenient"
-    return _compile(f"<rxrealtime {mode} structure of {cls.__qualname__}>", "d", body, ns)
+    return _compile(f"<rxrealtime structure of {cls.__qualname__}>", "d", body, ns)
 
 
 def _compile(filename: str, arg: str, body: list[str], ns: dict[str, Any]) -> Conv:
@@ -441,9 +507,9 @@ def _build_unstructure(cls: type) -> Conv:
 # -- registration ----------------------------------------------------------------------------
 
 
-def register(cls: type, *, strict: bool) -> Conv:
-    """Register ``cls`` on the converter; return its (strict or lenient) structure function."""
-    structure = _build_structure(cls, strict=strict) if strict else structurer(cls)
+def register(cls: type) -> Conv:
+    """Register ``cls`` on the converter; return its structure function."""
+    structure = structurer(cls)
     converter.register_structure_hook(cls, lambda value, _: structure(value))
     converter.register_unstructure_hook(cls, _build_unstructure(cls))
     return structure

@@ -10,19 +10,27 @@
 
 :func:`~rxrealtime.events.encode` writes any of them as compact wire JSON, leaving out fields
 that are ``None`` (so ``event_id`` is only sent when set).
+
+The classes are also the one client-event *schema*: :data:`CLIENT_EVENT_SCHEMA` is derived from
+their fields and annotations (which fields each type has, which are required, what JSON kind each
+holds) and is what :func:`rxrealtime.validation.validate_client_event` checks, for typed events
+and plain dicts alike. A test holds it against the official SDK's client-event models.
 """
 
 from __future__ import annotations
 
 import base64
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from rxrealtime.events._base import EMPTY, ClientEvent, Model, model, wire_type
 from rxrealtime.events.items import (
+    AssistantMessage,
     ConversationItem,
     FunctionCallOutput,
     InputAudio,
@@ -32,7 +40,10 @@ from rxrealtime.events.items import (
 from rxrealtime.events.session import AudioConfig, SessionConfig, Tool, ToolChoice
 
 __all__ = [
+    "CLIENT_EVENT_SCHEMA",
     "CLIENT_EVENT_TYPES",
+    "MESSAGE_ROLES",
+    "ClientField",
     "ConversationItemCreate",
     "ConversationItemDelete",
     "ConversationItemRetrieve",
@@ -201,9 +212,93 @@ _CLASSES: tuple[type[ClientEvent], ...] = (
     OutputAudioBufferClear,
 )
 
-
-
 CLIENT_EVENT_TYPES: Mapping[str, type[ClientEvent]] = MappingProxyType(
     {wire_type(cls): cls for cls in _CLASSES}
 )
 """Every client wire type -> its class."""
+
+
+# -- the schema derived from the classes -------------------------------------------------------
+
+_KINDS: Final[tuple[tuple[type, str], ...]] = (
+    (bool, "boolean"),  # before int: a bool is an int in Python, never in JSON
+    (str, "string"),
+    (int, "integer"),
+    (float, "number"),
+    (Model, "object"),
+    (Mapping, "object"),
+    (Sequence, "array"),
+)
+
+
+@attrs.frozen
+class ClientField:
+    """One top-level field of a client event, as the wire sees it.
+
+    ``kind`` is the JSON kind of its value (``"string"``, ``"integer"``, ``"number"``,
+    ``"boolean"``, ``"object"`` or ``"array"``); ``required`` says whether the event is invalid
+    without it. A ``null`` value counts as absent.
+    """
+
+    name: str
+    kind: str
+    required: bool
+
+    def accepts(self, value: object) -> bool:
+        """Whether ``value`` (a decoded JSON value) is of this field's kind."""
+        if self.kind == "boolean":
+            return isinstance(value, bool)
+        if isinstance(value, bool):
+            return False
+        if self.kind == "string":
+            return isinstance(value, str)
+        if self.kind == "integer":
+            return isinstance(value, int)
+        if self.kind == "number":
+            return isinstance(value, int | float)
+        if self.kind == "object":
+            return isinstance(value, Mapping)
+        return isinstance(value, list | tuple)
+
+
+def _kind_of(annotation: Any, where: str) -> str:
+    """The one JSON kind an annotation (``X`` or ``X | None``) stands for."""
+    union = isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+    members = typing.get_args(annotation) if union else (annotation,)
+    kinds = set()
+    for member in members:
+        if member is type(None):
+            continue
+        origin = typing.get_origin(member) or member
+        is_class = isinstance(origin, type)
+        found = [name for base, name in _KINDS if is_class and issubclass(origin, base)]
+        if not found:
+            raise TypeError(f"{where}: no JSON kind for {member!r}")
+        kinds.add(found[0])
+    if len(kinds) != 1:
+        raise TypeError(f"{where}: {annotation!r} is not of exactly one JSON kind")
+    return kinds.pop()
+
+
+def _fields_of(cls: type[ClientEvent]) -> Mapping[str, ClientField]:
+    hints = typing.get_type_hints(cls)
+    fields = {}
+    for field in attrs.fields(cls):  # type: ignore[arg-type]
+        if field.name in ("type", "extra"):
+            continue
+        kind = _kind_of(hints[field.name], f"{cls.__name__}.{field.name}")
+        fields[field.name] = ClientField(field.name, kind, field.default is attrs.NOTHING)
+    return MappingProxyType(fields)
+
+
+CLIENT_EVENT_SCHEMA: Mapping[str, Mapping[str, ClientField]] = MappingProxyType(
+    {wire_type(cls): _fields_of(cls) for cls in _CLASSES}
+)
+"""Every client wire type -> its top-level fields (``event_id`` included, ``type`` not),
+derived from the event classes above."""
+
+MESSAGE_ROLES: tuple[str, ...] = tuple(
+    str(attrs.fields_dict(cls)["role"].default)  # type: ignore[arg-type]
+    for cls in (UserMessage, AssistantMessage, SystemMessage)
+)
+"""The ``role`` of each message item class: ``("user", "assistant", "system")``."""

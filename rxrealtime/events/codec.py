@@ -1,38 +1,45 @@
 """Frames in, events out: :func:`decode` (never raises) and :func:`encode` / :func:`to_dict`.
 
-Leniency policy
+Decoding policy
 ===============
 
 Every frame gives exactly one :class:`~rxrealtime.events.ServerEvent`, and :func:`decode`
-never raises. Where the line between "usable event" and :class:`InvalidEvent` falls:
+never raises. **A typed event keeps its declared types**: every field whose type does not admit
+``None`` is set, at every depth, and every value is of its field's declared type. One rule,
+the same for events and for every resource inside them:
 
 1. **Not an event at all** -> :class:`InvalidEvent` (``type`` None, ``raw`` the input,
    ``error`` saying why): bytes that are not UTF-8, text that is not JSON, JSON that is not an
    object, an object without a string ``type``.
 2. **A string** ``type`` **we do not know** -> :class:`UnknownEvent` with the whole object in
    ``raw``. New server events never break a session.
-3. **A known type whose own scalar fields do not hold** -> :class:`InvalidEvent` naming the
-   field, e.g. ``response.output_text.delta: field 'delta' must be a string, got an integer
-   123``. These are the fields consumers rely on without checking (``delta``, ``item_id``,
-   ``output_index``, ...): a required one that is missing or null, or any declared scalar of
-   the wrong JSON type. An integer where a number is expected is accepted (as ``float``); a
-   boolean is never an integer.
-4. **Everything nested is best effort.** Resources inside an event (``response``, ``item``,
-   ``session``, ``part``, ``usage``, ``error``, list elements, ...) are decoded field by field;
-   a value that does not fit its declared type (a string such as ``"[Object]"`` where an object
-   belongs, a list with an element of the wrong kind, a wrong scalar inside) becomes ``None``
-   and is kept, exactly as received, in the ``extra`` of the object that holds it. The event
-   itself stays usable, and consumers already check nested resources for ``None``.
+3. **A required field that does not hold** -> :class:`InvalidEvent` naming its path from the
+   event down: ``response.done: field 'response' must be an object, got an integer 5``,
+   ``response.output_item.done: required field 'item.name' is missing``,
+   ``...: field 'item.content[0]' must be an object, got a string '[Object]'``. Required means
+   what the official SDK's models require (``event_id`` included, on every event but
+   ``input_audio_buffer.dtmf_event_received``): a required field that is missing or ``null``,
+   of the wrong JSON type, or a resource (or list element) whose own required fields do not
+   hold, costs its owner, and so on up to the event. An integer where a number is expected is
+   accepted (as ``float``); a boolean is never an integer.
+4. **An optional field that does not fit is** ``None`` **and kept.** Absent or ``null``, an
+   optional field is ``None``; a value that does not fit it (anything that would cost a required
+   field, such as ``"[Object]"`` where an optional ``usage`` object belongs) is ``None`` too, and
+   the value is kept, exactly as received, in the ``extra`` of the object that holds it. Only
+   fields typed ``X | None`` can be ``None``, so only those need a check.
 5. **Unknown keys** go to ``extra`` at every level; **unknown enum values** (statuses,
    reasons, formats, voices) are plain strings and kept as received; an item or content part
-   of an unknown kind becomes :class:`~rxrealtime.events.UnknownItem` /
-   :class:`~rxrealtime.events.UnknownContent`, an unknown format/turn detection/tool/session
-   kind the base class of its family, each with its fields in ``extra``.
+   of an unknown kind (a ``type`` or a message ``role`` that is unknown or missing) becomes
+   :class:`~rxrealtime.events.UnknownItem` / :class:`~rxrealtime.events.UnknownContent`, an
+   unknown format/turn detection/tool/usage/session kind the base class of its family, each
+   with its fields in ``extra``.
 6. **Beta frames** decode to the GA classes: the six renamed stream events by alias
-   (``type`` keeps the beta string), beta-shaped sessions and responses with their flat keys
-   (``modalities``, ``voice``, ``output_audio_format``, ...) in ``extra``, beta content
-   ``"text"``/``"audio"`` as :class:`~rxrealtime.events.OutputText` /
-   :class:`~rxrealtime.events.OutputAudio`.
+   (``type`` keeps the beta string), beta-shaped sessions (no ``type``) and responses with
+   their flat keys (``modalities``, ``voice``, ``output_audio_format``, ...) in ``extra``, beta
+   content ``"text"``/``"audio"`` as :class:`~rxrealtime.events.OutputText` /
+   :class:`~rxrealtime.events.OutputAudio`. Two fields the SDK requires are optional here
+   because beta servers leave them out: ``name`` of ``response.function_call_arguments.done``
+   and ``usage`` of ``conversation.item.input_audio_transcription.completed``.
 
 Round trip: ``to_dict(decode(frame))`` equals the frame's object with its ``null`` values left
 out (``None`` means "not set" throughout; ``extra`` is merged back, so nothing else is lost).
@@ -119,10 +126,10 @@ def _register_families() -> None:
             items.UnknownContent,
         ),
         (
-            session.AudioFormat,
+            session.RealtimeAudioFormats,
             {"audio/pcm": session.AudioPCM, "audio/pcmu": session.AudioPCMU,
              "audio/pcma": session.AudioPCMA},
-            session.AudioFormat,
+            session.RealtimeAudioFormats,
         ),
         (
             session.TurnDetection,
@@ -179,13 +186,11 @@ def _model_classes() -> list[type]:
 
 _register_families()
 for _cls in _model_classes():
-    register(_cls, strict=issubclass(_cls, ClientEvent))
+    register(_cls)
 
-_STRICT: Final = {
-    cls: register(cls, strict=True) for cls in set(server.SERVER_EVENT_TYPES.values())
-}
-_DECODERS: Final = {wire: _STRICT[cls] for wire, cls in server.SERVER_EVENT_TYPES.items()}
-"""Wire type -> compiled strict structure function, for every server type (aliases too)."""
+_STRUCTURE: Final = {cls: register(cls) for cls in set(server.SERVER_EVENT_TYPES.values())}
+_DECODERS: Final = {wire: _STRUCTURE[cls] for wire, cls in server.SERVER_EVENT_TYPES.items()}
+"""Wire type -> compiled structure function, for every server type (aliases too)."""
 
 
 def _unknown_to_dict(event: UnknownEvent) -> dict[str, Any]:

@@ -7,9 +7,11 @@ map to :class:`OutputText`/:class:`OutputAudio` and keep their wire ``type``. An
 whose type this version does not know becomes :class:`UnknownItem`/:class:`UnknownContent`
 with everything it carried in ``extra``.
 
-All fields of these nested classes are optional: the server often sends partial items
-(``in_progress`` items with empty content), and decoding keeps whatever fits (see the codec's
-leniency policy in :mod:`rxrealtime.events.codec`).
+Fields are required where the official SDK requires them (a message's ``content``, a function
+call's ``name`` and ``arguments``, an MCP call's ``id``, ``server_label``, ``name`` and
+``arguments``, ...); everything else is optional, since the server often sends partial items
+(``in_progress`` items with empty content). See the decoding policy in
+:mod:`rxrealtime.events.codec`.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ class SystemMessage(_Message):
     """A system message (``type="message"``, ``role="system"``); content is ``InputText``."""
 
     role: str | None = "system"
-    content: Sequence[ContentPart] | None = None
+    content: Sequence[ContentPart]
 
     @classmethod
     def text(cls, text: str) -> SystemMessage:
@@ -142,7 +144,7 @@ class UserMessage(_Message):
     """A user message (``type="message"``, ``role="user"``): text, audio and image parts."""
 
     role: str | None = "user"
-    content: Sequence[ContentPart] | None = None
+    content: Sequence[ContentPart]
 
     @classmethod
     def text(cls, text: str) -> UserMessage:
@@ -155,7 +157,7 @@ class AssistantMessage(_Message):
     """An assistant message (``type="message"``, ``role="assistant"``): output text/audio."""
 
     role: str | None = "assistant"
-    content: Sequence[ContentPart] | None = None
+    content: Sequence[ContentPart]
 
     @classmethod
     def text(cls, text: str) -> AssistantMessage:
@@ -168,11 +170,11 @@ class FunctionCall(ConversationItem):
     """The model calling a function; ``arguments`` is the JSON text the model wrote."""
 
     type: str | None = "function_call"
+    name: str
+    arguments: str
     object: str | None = None
     status: str | None = None
     call_id: str | None = None
-    name: str | None = None
-    arguments: str | None = None
 
 
 @model
@@ -180,10 +182,10 @@ class FunctionCallOutput(ConversationItem):
     """The result of a function call, sent back by the client; ``output`` is free text."""
 
     type: str | None = "function_call_output"
+    call_id: str
+    output: str
     object: str | None = None
     status: str | None = None
-    call_id: str | None = None
-    output: str | None = None
 
 
 @model
@@ -191,9 +193,9 @@ class McpError(Model):
     """Why an MCP tool call failed: ``protocol_error``, ``tool_execution_error`` or
     ``http_error`` (``code`` is set for the protocol and HTTP kinds)."""
 
-    type: str | None = None
+    type: str
+    message: str
     code: int | None = None
-    message: str | None = None
     extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
@@ -201,9 +203,9 @@ class McpError(Model):
 class McpListedTool(Model):
     """One tool an MCP server offers (an entry of :class:`McpListTools`'s ``tools``)."""
 
-    name: str | None = None
+    name: str
+    input_schema: Any
     description: str | None = None
-    input_schema: Any = None
     annotations: Any = None
     extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
@@ -213,9 +215,10 @@ class McpApprovalRequest(ConversationItem):
     """The model asking for approval before calling an MCP tool."""
 
     type: str | None = "mcp_approval_request"
-    server_label: str | None = None
-    name: str | None = None
-    arguments: str | None = None
+    id: str
+    server_label: str
+    name: str
+    arguments: str
 
 
 @model
@@ -223,8 +226,9 @@ class McpApprovalResponse(ConversationItem):
     """The client's answer to an :class:`McpApprovalRequest`."""
 
     type: str | None = "mcp_approval_response"
-    approval_request_id: str | None = None
-    approve: bool | None = None
+    id: str
+    approval_request_id: str
+    approve: bool
     reason: str | None = None
 
 
@@ -233,8 +237,8 @@ class McpListTools(ConversationItem):
     """The tools an MCP server listed."""
 
     type: str | None = "mcp_list_tools"
-    server_label: str | None = None
-    tools: Sequence[McpListedTool] | None = None
+    server_label: str
+    tools: Sequence[McpListedTool]
 
 
 @model
@@ -242,9 +246,10 @@ class McpToolCall(ConversationItem):
     """A call of an MCP tool and its result (``output``) or ``error``."""
 
     type: str | None = "mcp_call"
-    server_label: str | None = None
-    name: str | None = None
-    arguments: str | None = None
+    id: str
+    server_label: str
+    name: str
+    arguments: str
     approval_request_id: str | None = None
     output: str | None = None
     error: McpError | None = None

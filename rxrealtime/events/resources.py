@@ -12,6 +12,7 @@ from rxrealtime.events._base import EMPTY, Model, model
 
 __all__ = [
     "Conversation",
+    "ErrorDetails",
     "LogProb",
     "RateLimit",
     "RealtimeError",
@@ -24,18 +25,30 @@ __all__ = [
 
 
 @model
-class RealtimeError(Model):
-    """An error the server reports: ``type`` (e.g. ``invalid_request_error``), ``code``
-    (e.g. ``invalid_value``), ``message``, the offending ``param`` and the client ``event_id``
-    that caused it. Also used for ``response.status_details.error`` and transcription failures.
+class ErrorDetails(Model):
+    """An error as a response's ``status_details.error`` or a failed input transcription
+    (``conversation.item.input_audio_transcription.failed``) reports it: ``type``, ``code``,
+    ``message``, ``param``. The protocol promises none of these fields; read them as optional.
     """
 
     type: str | None = None
     code: str | None = None
     message: str | None = None
     param: str | None = None
-    event_id: str | None = None
     extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
+
+
+@model
+class RealtimeError(ErrorDetails):
+    """The error of an ``error`` event: ``type`` (e.g. ``invalid_request_error``) and
+    ``message`` are always set (a frame without them is an
+    :class:`~rxrealtime.events.InvalidEvent`); ``code`` (e.g. ``invalid_value``), the offending
+    ``param`` and the client ``event_id`` that caused it are set when the server gives them.
+    """
+
+    type: str
+    message: str
+    event_id: str | None = None
 
 
 @model
@@ -80,9 +93,9 @@ class TranscriptionUsageTokens(TranscriptionUsage):
     """Usage of a token-billed transcription model (``type="tokens"``)."""
 
     type: str | None = "tokens"
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
     input_token_details: TranscriptionInputTokenDetails | None = None
 
 
@@ -91,16 +104,16 @@ class TranscriptionUsageDuration(TranscriptionUsage):
     """Usage of a duration-billed transcription model (``type="duration"``)."""
 
     type: str | None = "duration"
-    seconds: float | None = None
+    seconds: float
 
 
 @model
 class LogProb(Model):
     """The log-probability of one transcribed token (``bytes`` are its UTF-8 bytes)."""
 
-    token: str | None = None
-    logprob: float | None = None
-    bytes: Sequence[int] | None = None
+    token: str
+    logprob: float
+    bytes: Sequence[int]
     extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
@@ -108,5 +121,5 @@ class LogProb(Model):
 class TranscriptionLanguage(Model):
     """A language detected in the input audio (``code`` such as ``"en"``)."""
 
-    code: str | None = None
+    code: str
     extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)

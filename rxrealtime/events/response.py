@@ -9,7 +9,7 @@ import attrs
 
 from rxrealtime.events._base import EMPTY, Model, model
 from rxrealtime.events.items import ConversationItem
-from rxrealtime.events.resources import RealtimeError
+from rxrealtime.events.resources import ErrorDetails
 from rxrealtime.events.session import AudioConfig
 
 __all__ = [
@@ -71,7 +71,7 @@ class ResponseStatusDetails(Model):
 
     type: str | None = None
     reason: str | None = None
-    error: RealtimeError | None = None
+    error: ErrorDetails | None = None
     extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 

@@ -6,21 +6,25 @@ names of the six renamed stream events decode to the GA classes (:data:`BETA_ALI
 beta-only ``transcription_session.updated`` has its own class. ``type`` keeps the wire string as
 received.
 
-Top-level scalar fields without a default are required: a frame that lacks one (or gives one of
-the wrong JSON type) decodes to :class:`~rxrealtime.events.InvalidEvent`. Nested resources
-(``item``, ``response``, ``session``, ``part``, ``error``, ...) are optional: a value that does
-not fit is ``None`` here and kept as received in ``extra`` (see :mod:`rxrealtime.events.codec`).
+Fields are required exactly where the official SDK requires them (``event_id`` too, though it
+is typed optional for events built in code), nested resources included: a decoded
+``ResponseDone`` always has its ``response``, a ``ConversationItemAdded`` its ``item``. A frame
+whose required field (at any depth) is missing or of the wrong type decodes to
+:class:`~rxrealtime.events.InvalidEvent`; an optional field that does not fit is ``None``, its
+value kept in ``extra`` (see :mod:`rxrealtime.events.codec`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import ClassVar
 
 from rxrealtime.events._base import ServerEvent, model, wire_type
 from rxrealtime.events.items import ContentPart, ConversationItem
 from rxrealtime.events.resources import (
     Conversation,
+    ErrorDetails,
     LogProb,
     RateLimit,
     RealtimeError,
@@ -88,7 +92,7 @@ class ConversationCreated(ServerEvent):
     """A conversation was created (right after ``session.created``)."""
 
     type: str = "conversation.created"
-    conversation: Conversation | None = None
+    conversation: Conversation
 
 
 @model
@@ -97,8 +101,8 @@ class ConversationItemCreated(ServerEvent):
     ``conversation.item.added`` and ``conversation.item.done``)."""
 
     type: str = "conversation.item.created"
+    item: ConversationItem
     previous_item_id: str | None = None
-    item: ConversationItem | None = None
 
 
 @model
@@ -106,8 +110,8 @@ class ConversationItemAdded(ServerEvent):
     """An item was added to the conversation (model output items may still be empty)."""
 
     type: str = "conversation.item.added"
+    item: ConversationItem
     previous_item_id: str | None = None
-    item: ConversationItem | None = None
 
 
 @model
@@ -115,8 +119,8 @@ class ConversationItemDone(ServerEvent):
     """An item is final."""
 
     type: str = "conversation.item.done"
+    item: ConversationItem
     previous_item_id: str | None = None
-    item: ConversationItem | None = None
 
 
 @model
@@ -124,7 +128,7 @@ class ConversationItemRetrieved(ServerEvent):
     """The answer to ``conversation.item.retrieve``."""
 
     type: str = "conversation.item.retrieved"
-    item: ConversationItem | None = None
+    item: ConversationItem
 
 
 @model
@@ -190,7 +194,7 @@ class ConversationItemInputAudioTranscriptionFailed(ServerEvent):
     type: str = "conversation.item.input_audio_transcription.failed"
     item_id: str
     content_index: int
-    error: RealtimeError | None = None
+    error: ErrorDetails
 
 
 @model
@@ -198,7 +202,7 @@ class ErrorEvent(ServerEvent):
     """An error the server reports; the session stays open unless a close follows."""
 
     type: str = "error"
-    error: RealtimeError | None = None
+    error: RealtimeError
 
 
 @model
@@ -250,6 +254,7 @@ class InputAudioBufferDtmfEventReceived(ServerEvent):
     """A DTMF key was pressed on a SIP call (this event has no ``event_id``)."""
 
     type: str = "input_audio_buffer.dtmf_event_received"
+    _required_on_wire: ClassVar[frozenset[str]] = frozenset()
     event: str
     received_at: int
 
@@ -283,7 +288,7 @@ class RateLimitsUpdated(ServerEvent):
     """The rate limits now in force (sent after ``response.done``)."""
 
     type: str = "rate_limits.updated"
-    rate_limits: Sequence[RateLimit] | None = None
+    rate_limits: Sequence[RateLimit]
 
 
 @model
@@ -291,7 +296,7 @@ class ResponseCreated(ServerEvent):
     """A response started (``response.status`` is ``in_progress``)."""
 
     type: str = "response.created"
-    response: Response | None = None
+    response: Response
 
 
 @model
@@ -299,7 +304,7 @@ class ResponseDone(ServerEvent):
     """A response ended; ``response`` holds its final status, output and usage."""
 
     type: str = "response.done"
-    response: Response | None = None
+    response: Response
 
 
 @model
@@ -309,7 +314,7 @@ class ResponseOutputItemAdded(ServerEvent):
     type: str = "response.output_item.added"
     response_id: str
     output_index: int
-    item: ConversationItem | None = None
+    item: ConversationItem
 
 
 @model
@@ -319,7 +324,7 @@ class ResponseOutputItemDone(ServerEvent):
     type: str = "response.output_item.done"
     response_id: str
     output_index: int
-    item: ConversationItem | None = None
+    item: ConversationItem
 
 
 @model
@@ -331,7 +336,7 @@ class ResponseContentPartAdded(ServerEvent):
     item_id: str
     output_index: int
     content_index: int
-    part: ContentPart | None = None
+    part: ContentPart
 
 
 @model
@@ -343,7 +348,7 @@ class ResponseContentPartDone(ServerEvent):
     item_id: str
     output_index: int
     content_index: int
-    part: ContentPart | None = None
+    part: ContentPart
 
 
 @model
@@ -522,7 +527,7 @@ class SessionCreated(ServerEvent):
     """The session was created; ``session`` is its configuration."""
 
     type: str = "session.created"
-    session: SessionConfig | None = None
+    session: SessionConfig
 
 
 @model
@@ -530,7 +535,7 @@ class SessionUpdated(ServerEvent):
     """The session configuration changed (after ``session.update``)."""
 
     type: str = "session.updated"
-    session: SessionConfig | None = None
+    session: SessionConfig
 
 
 @model
@@ -539,7 +544,7 @@ class TranscriptionSessionUpdated(ServerEvent):
     with a transcription session)."""
 
     type: str = "transcription_session.updated"
-    session: TranscriptionSessionConfig | None = None
+    session: TranscriptionSessionConfig
 
 
 _CLASSES: tuple[type[ServerEvent], ...] = (

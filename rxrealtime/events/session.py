@@ -26,7 +26,6 @@ from rxrealtime.events._base import EMPTY, Model, model
 
 __all__ = [
     "AudioConfig",
-    "AudioFormat",
     "AudioInputConfig",
     "AudioOutputConfig",
     "AudioPCM",
@@ -36,6 +35,7 @@ __all__ = [
     "FunctionTool",
     "McpTool",
     "NoiseReduction",
+    "RealtimeAudioFormats",
     "RealtimeSessionConfig",
     "SemanticVad",
     "ServerVad",
@@ -55,15 +55,21 @@ __all__ = [
 
 
 @model
-class AudioFormat(Model):
-    """Base of the audio formats; an unknown format ``type`` decodes to this base class."""
+class RealtimeAudioFormats(Model):
+    """The wire object of an audio format (``session.audio.input.format``, ...): the base of
+    :class:`AudioPCM`, :class:`AudioPCMU` and :class:`AudioPCMA`; an unknown format ``type``
+    decodes to this base class. Named like the official SDK's union type.
+
+    This is the wire resource only; what a format means in bytes and milliseconds (and its
+    codec) is :class:`rxrealtime.audio.AudioFormat`, whose ``from_wire`` reads these objects.
+    """
 
     type: str | None = None
     extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
 @model
-class AudioPCM(AudioFormat):
+class AudioPCM(RealtimeAudioFormats):
     """16-bit little-endian mono PCM (``audio/pcm``); the only rate is 24 kHz."""
 
     type: str | None = "audio/pcm"
@@ -71,14 +77,14 @@ class AudioPCM(AudioFormat):
 
 
 @model
-class AudioPCMU(AudioFormat):
+class AudioPCMU(RealtimeAudioFormats):
     """G.711 mu-law (``audio/pcmu``)."""
 
     type: str | None = "audio/pcmu"
 
 
 @model
-class AudioPCMA(AudioFormat):
+class AudioPCMA(RealtimeAudioFormats):
     """G.711 A-law (``audio/pcma``)."""
 
     type: str | None = "audio/pcma"
@@ -142,7 +148,7 @@ class NoiseReduction(Model):
 class AudioInputConfig(Model):
     """``session.audio.input``: format, noise reduction, transcription, turn detection."""
 
-    format: AudioFormat | None = None
+    format: RealtimeAudioFormats | None = None
     noise_reduction: NoiseReduction | None = None
     transcription: AudioTranscription | None = None
     turn_detection: TurnDetection | None = None
@@ -158,7 +164,7 @@ class AudioInputConfig(Model):
 class VoiceId(Model):
     """A custom voice, by ``id``."""
 
-    id: str | None = None
+    id: str
     extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
 
 
@@ -166,7 +172,7 @@ class VoiceId(Model):
 class AudioOutputConfig(Model):
     """``session.audio.output`` (and ``response.audio.output``): format, voice and speed."""
 
-    format: AudioFormat | None = None
+    format: RealtimeAudioFormats | None = None
     voice: str | VoiceId | None = None
     speed: float | None = None
     extra: Mapping[str, Any] = attrs.field(default=EMPTY, hash=False)
@@ -215,7 +221,7 @@ class McpTool(Tool):
     """A remote MCP server whose tools the model may call (filters kept as plain JSON)."""
 
     type: str | None = "mcp"
-    server_label: str | None = None
+    server_label: str
     server_url: str | None = None
     server_description: str | None = None
     connector_id: str | None = None
@@ -239,7 +245,7 @@ class ToolChoiceFunction(ToolChoice):
     """Force a call of the function ``name``."""
 
     type: str | None = "function"
-    name: str | None = None
+    name: str
 
 
 @model
@@ -247,7 +253,7 @@ class ToolChoiceMcp(ToolChoice):
     """Force a call of a tool of the MCP server ``server_label`` (optionally one ``name``)."""
 
     type: str | None = "mcp"
-    server_label: str | None = None
+    server_label: str
     name: str | None = None
 
 

@@ -14,19 +14,27 @@ state per subscription and release it when the thing it tracks ends.
 
 from __future__ import annotations
 
-from ._accumulate import Accumulated, accumulate_deltas
-from ._audio_chunks import AudioChunk, InvalidAudioHandler, audio_chunks
-from ._audio_format import PCM16, PCMA, PCMU, AudioFormat, AudioFormatType
-from ._barge_in import PlaybackPosition, barge_in, stop_audio_on_speech
+from rxrealtime.audio import PCM16, PCMA, PCMU, AudioFormat, AudioFormatType
+
+from ._accumulate import Accumulated, Accumulator, accumulate_deltas
+from ._audio_chunks import AudioChunk, AudioDecoder, InvalidAudioHandler, audio_chunks
+from ._barge_in import BargeInDetector, PlaybackPosition, barge_in, stop_audio_on_speech
 from ._error_ops import ProblemEvent, errors, raise_on_error
 from ._errors import RealtimeServerError
 from ._latency import Latency, latency
 from ._of_type import of_type
+from ._output_format import OutputFormatTracker, announced_output_format
 from ._parts import DeltaKind
-from ._rechunk import rechunk
-from ._responses import ResponseSummary, per_response, responses
+from ._rechunk import Rechunker, rechunk
+from ._responses import ResponseSummary, ResponseTracker, per_response, responses
 from ._text_only import text_only
-from ._tool_calls import ToolCall, parse_arguments, tool_call_arguments_partial, tool_calls
+from ._tool_calls import (
+    ToolCall,
+    ToolCallAssembler,
+    parse_arguments,
+    tool_call_arguments_partial,
+    tool_calls,
+)
 from ._transcripts import transcripts
 from ._usage import Prices, UsageTotals, usage
 
@@ -71,4 +79,14 @@ __all__ = [
     "PCM16",
     "PCMU",
     "PCMA",
+    # sans-I/O state machines of the audio operators (for sinks and players)
+    "AudioDecoder",
+    "BargeInDetector",
+    "OutputFormatTracker",
+    "Rechunker",
+    "announced_output_format",
+    # sans-I/O state machines of the text, response and tool operators (for sinks and tests)
+    "Accumulator",
+    "ResponseTracker",
+    "ToolCallAssembler",
 ]

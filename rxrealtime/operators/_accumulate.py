@@ -64,9 +64,12 @@ class Accumulator:
 
     @property
     def open_parts(self) -> int:
+        """Parts started and not yet closed (the state held)."""
         return len(self._parts)
 
     def step(self, event: ev.ServerEvent, emit: Callable[[Accumulated], None]) -> None:
+        """Feed one event; ``emit`` is called synchronously, in order, for each record it makes
+        (never raises for any event)."""
         if isinstance(event, ev.ResponseDone):
             self._release(lambda part, _key: part.response_id == _response_id(event))
             return
@@ -94,6 +97,7 @@ class Accumulator:
             emit(_record(part, current, delta=rest, text=final, done=True))
 
     def finish(self, emit: Callable[[Accumulated], None]) -> None:
+        """The stream ended: drop every open part (nothing is emitted for them)."""
         self._parts.clear()
 
     def _release(self, doomed: Callable[[_Open, PartKey], bool]) -> None:

@@ -11,8 +11,8 @@ import attrs
 from reactivex import Observable
 
 from rxrealtime import events as ev
+from rxrealtime.audio import AudioFormat, AudioFormatType
 
-from ._audio_format import AudioFormat, AudioFormatType
 from ._core import Clock, stateful
 from ._output_format import OutputFormatTracker
 

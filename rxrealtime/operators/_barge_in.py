@@ -20,8 +20,8 @@ import attrs
 from reactivex import Observable, abc
 
 from rxrealtime import events as ev
+from rxrealtime.audio import AudioFormat
 
-from ._audio_format import AudioFormat
 from ._core import Clock, stateful
 from ._output_format import OutputFormatTracker
 

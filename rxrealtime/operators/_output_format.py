@@ -1,17 +1,63 @@
-"""``OutputFormatTracker``: which format a response's output audio is in, following the stream.
+"""Which format the model's output audio is in: :func:`announced_output_format` reads what one
+server event announces, :class:`OutputFormatTracker` follows the stream.
 
 The Realtime API never repeats the audio format on ``response.output_audio.delta``; a session
-announces it instead. :func:`audio_chunks`, :func:`rechunk` and :func:`barge_in` share this one
-tracker so they agree on it.
+announces it instead. :func:`audio_chunks`, :func:`rechunk`, :func:`barge_in` and the
+``WavWriter`` sink share this one tracker so they agree on it. The formats themselves are
+:mod:`rxrealtime.audio`'s.
 """
 
 from __future__ import annotations
 
+import logging
+
 from rxrealtime import events as ev
+from rxrealtime.audio import PCM16, AudioFormat
 
-from ._audio_format import PCM16, AudioFormat, announced_output_format
+__all__ = ["OutputFormatTracker", "announced_output_format"]
 
-__all__ = ["OutputFormatTracker"]
+logger = logging.getLogger("rxrealtime.operators")
+
+
+def announced_output_format(event: ev.ServerEvent) -> AudioFormat | None:
+    """The output audio format ``event`` announces, or ``None`` if it announces none.
+
+    * ``session.created`` / ``session.updated``: the session's ``audio.output.format`` (GA: an
+      :class:`~rxrealtime.events.RealtimeAudioFormats` object such as ``AudioPCMU()``), else a
+      beta session's ``output_audio_format`` (``"pcm16"``, ``"g711_ulaw"``, ``"g711_alaw"``);
+    * ``response.created``: the response's ``audio.output.format``, else its beta
+      ``output_audio_format`` — the format of that response's audio;
+    * any other event: ``None``.
+
+    A format this library does not know (``{"type": "audio/mp3"}``, a number, ...) counts as
+    no announcement: ``None``, with a warning on the ``rxrealtime.operators`` logger. Never raises.
+    """
+    audio: ev.AudioConfig | None
+    if isinstance(event, ev.SessionCreated | ev.SessionUpdated):
+        holder: ev.SessionConfig | ev.Response | None = event.session
+        audio = event.session.audio if isinstance(event.session, ev.RealtimeSessionConfig) else None
+    elif isinstance(event, ev.ResponseCreated):
+        holder = event.response
+        audio = event.response.audio if event.response is not None else None
+    else:
+        return None
+    if holder is None:
+        return None
+    output = audio.output if audio is not None else None
+    value: object
+    if output is not None and output.format is not None:
+        value = output.format
+    elif output is not None and "format" in output.extra:  # not an object: e.g. a bare string
+        value = output.extra["format"]
+    elif "output_audio_format" in holder.extra:
+        value = holder.extra["output_audio_format"]
+    else:
+        return None
+    try:
+        return AudioFormat.from_wire(value)
+    except ValueError:
+        logger.warning("%s announces an unknown output audio format %r: ignored", event.type, value)
+        return None
 
 
 class OutputFormatTracker:

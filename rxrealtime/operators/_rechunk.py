@@ -8,14 +8,12 @@ import attrs
 from reactivex import Observable
 
 from rxrealtime import events as ev
+from rxrealtime.audio import FORMATS, AudioFormat
 
 from ._audio_chunks import AudioChunk, AudioDecoder, InvalidAudioHandler
-from ._audio_format import PCM16, PCMA, PCMU, AudioFormat
 from ._core import Clock, stateful
 
 __all__ = ["Rechunker", "rechunk"]
-
-_API_FORMATS = (PCM16, PCMU, PCMA)
 
 
 @attrs.define
@@ -46,7 +44,7 @@ class Rechunker:
         pad: bool = False,
         on_invalid: InvalidAudioHandler | None = None,
     ) -> None:
-        for candidate in _API_FORMATS if fmt is None else (fmt,):
+        for candidate in FORMATS.values() if fmt is None else (fmt,):
             if candidate.ms_to_bytes(frame_ms) <= 0:
                 raise ValueError(
                     f"frame_ms={frame_ms} is shorter than one sample of {candidate.type} "

@@ -82,9 +82,12 @@ class ResponseTracker:
 
     @property
     def open_responses(self) -> int:
+        """Responses started and not yet done (the state held)."""
         return len(self._running)
 
     def step(self, event: ev.ServerEvent, emit: Callable[[ResponseSummary], None]) -> None:
+        """Feed one event; ``emit`` is called synchronously with the summary at each
+        ``response.done``."""
         self._parts.step(event, self._collect)
         if isinstance(event, ev.ResponseCreated) and event.response is not None:
             self._running.setdefault(event.response.id or "", _Running()).created_at = self._clock()
@@ -113,6 +116,7 @@ class ResponseTracker:
             )
 
     def finish(self, emit: Callable[[ResponseSummary], None]) -> None:
+        """The stream ended: drop unfinished responses (nothing is emitted for them)."""
         self._running.clear()
 
     def _collect(self, part: Accumulated) -> None:

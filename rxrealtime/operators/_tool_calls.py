@@ -82,9 +82,13 @@ class ToolCallAssembler:
 
     @property
     def open_state(self) -> int:
+        """Entries held (names and emitted calls of responses not yet done)."""
         return len(self._names) + len(self._emitted)
 
     def step(self, event: ev.ServerEvent, emit: Callable[[ToolCall], None]) -> None:
+        """Feed one event; ``emit`` is called synchronously for each completed call, each
+        ``call_id`` at most once per response (from ``…arguments.done`` or, failing that, from
+        ``response.done``)."""
         if isinstance(event, ev.ResponseOutputItemAdded):
             item = event.item
             if isinstance(item, ev.FunctionCall) and item.call_id and item.name:
@@ -99,6 +103,7 @@ class ToolCallAssembler:
             self._finish_response(event.response, emit)
 
     def finish(self, emit: Callable[[ToolCall], None]) -> None:
+        """The stream ended: drop all state (nothing more is emitted)."""
         self._names.clear()
         self._emitted.clear()
 

@@ -28,9 +28,12 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from rxrealtime.masking import mask_header
 from rxrealtime.server.connection import Connection, ConnectionOptions, expires_at
 from rxrealtime.server.faults import Faults
 from rxrealtime.server.ids import IdFactory
+from rxrealtime.server.input_audio import VAD_CLOCKS, VadClock
+from rxrealtime.server.limits import MAX_FRAME_BYTES
 from rxrealtime.server.model import DefaultModel, Model
 from rxrealtime.server.responses import Pacing
 from rxrealtime.server.session_config import realtime_session, transcription_session
@@ -38,6 +41,8 @@ from rxrealtime.server.session_config import realtime_session, transcription_ses
 __all__ = ["RealtimeServer", "serve"]
 
 _PATH = "/v1/realtime"
+_log = logging.getLogger("rxrealtime.server")
+"""One INFO line per connection opened (or refused) and closed; the key only masked."""
 
 
 class _Refusal(Exception):
@@ -57,13 +62,11 @@ class _CredentialMaskingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
     """websockets logs every request header at DEBUG (``< Authorization: Bearer …``); this
     logger masks the values of the credential headers before they reach any handler."""
 
-    _HIDDEN = frozenset({"authorization", "api-key", "proxy-authorization"})
-
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         if not self.isEnabledFor(level):
             return
-        if len(args) == 2 and isinstance(args[0], str) and args[0].lower() in self._HIDDEN:
-            args = (args[0], "***")
+        if len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], str):
+            args = (args[0], mask_header(args[0], args[1]))
         kwargs.setdefault("stacklevel", 2)
         self.logger.log(level, msg, *args, **kwargs)
 
@@ -99,9 +102,12 @@ class RealtimeServer:
         models: Collection[str] | None,
         seed: int | None,
         session_limit: float | None = 3600.0,
+        vad_clock: VadClock | None = None,
     ) -> None:
         if session_limit is not None and not session_limit > 0:
             raise ValueError(f"session_limit must be > 0 or None, got {session_limit!r}")
+        if vad_clock is not None and vad_clock not in VAD_CLOCKS:
+            raise ValueError(f"vad_clock must be one of {VAD_CLOCKS} or None, got {vad_clock!r}")
         self.host = host
         self.port = port
         self._api_key = api_key
@@ -117,6 +123,7 @@ class RealtimeServer:
             faults=None,
             rate_limits_delay=0.03 if realtime_audio else 0.0,
             session_limit=session_limit,
+            vad_clock=vad_clock or ("arrival" if realtime_audio else "audio"),
         )
         self._server: Server | None = None
         self._stopping = asyncio.Event()
@@ -141,7 +148,7 @@ class RealtimeServer:
             self.port,
             process_request=self._process_request,
             compression=None,
-            max_size=None,
+            max_size=MAX_FRAME_BYTES,
             server_header=None,
             logger=_CredentialMaskingLogger(logging.getLogger("websockets.server"), {}),
         )
@@ -243,9 +250,11 @@ class RealtimeServer:
         ids = IdFactory(seed)
         request = websocket.request
         assert request is not None  # the handler runs after the handshake
+        who = _describe(number, websocket, request)
         try:
             session = self._admit(request, ids, time.time())
         except _Refusal as refusal:
+            _log.info("%s refused: %s, close %d", who, refusal.code, refusal.close_code)
             error = {
                 "type": "invalid_request_error",
                 "code": refusal.code,
@@ -264,8 +273,29 @@ class RealtimeServer:
             faults=self._faults_for(number),
             rate_limits_delay=self._options.rate_limits_delay,
             session_limit=self._options.session_limit,
+            vad_clock=self._options.vad_clock,
         )
-        await Connection(websocket, session=session, options=options, ids=ids).run()
+        model = session.get("model") or "(none)"
+        _log.info("%s: session %s, model %s", who, session.get("id"), model)
+        try:
+            await Connection(websocket, session=session, options=options, ids=ids).run()
+        finally:
+            _log.info("connection %d closed: %s", number + 1, _close_of(websocket))
+
+
+def _describe(number: int, websocket: ServerConnection, request: Request) -> str:
+    """``connection N from HOST:PORT, key sk-…1234`` (N from 1; the key masked)."""
+    peer = websocket.remote_address
+    where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
+    key = _credential(request.headers)
+    return f"connection {number + 1} from {where}, key {_masked(key) if key else 'none'}"
+
+
+def _close_of(websocket: ServerConnection) -> str:
+    code, reason = websocket.close_code, websocket.close_reason
+    if code is None:
+        return "no close frame"
+    return f"code {code}" + (f" ({reason})" if reason else "")
 
 
 def serve(
@@ -280,6 +310,7 @@ def serve(
     models: Collection[str] | None = None,
     seed: int | None = None,
     session_limit: float | None = 3600.0,
+    vad_clock: VadClock | None = None,
 ) -> RealtimeServer:
     """An embedded Realtime server; ``async with serve() as server:`` starts it on a free port.
 
@@ -296,6 +327,19 @@ def serve(
       service (default 3600; ``None``: never): the server sends an ``error`` event with code
       ``session_expired`` and closes with 1001. ``session.created``'s ``expires_at`` is the
       connect time plus this limit.
+    * ``vad_clock``: when server VAD hands out turn boundaries. ``"arrival"`` (the default when
+      ``realtime_audio`` is true): input audio plays on a real-time clock from its arrival, so
+      ``speech_started`` / ``speech_stopped`` are spaced as the audio between them lasts, as from
+      the live service, even when a client pushes audio faster than real time (a client
+      streaming in real time sees no added delay). ``"audio"`` (the default when
+      ``realtime_audio`` is false): boundaries as soon as the audio completing them arrives,
+      for fast deterministic tests. Audio positions (``audio_start_ms``, ``audio_end_ms``) are
+      the same in both.
+
+    Bounds (:mod:`rxrealtime.server.limits`): a client frame larger than
+    :data:`~rxrealtime.server.limits.MAX_FRAME_BYTES` closes the connection with 1009; a client
+    that stops reading until :data:`~rxrealtime.server.limits.MAX_OUTBOX_BYTES` of events wait
+    is disconnected (close 1008, then the TCP connection is aborted).
     """
     return RealtimeServer(
         host,
@@ -308,4 +352,5 @@ def serve(
         models=models,
         seed=seed,
         session_limit=session_limit,
+        vad_clock=vad_clock,
     )

@@ -1,6 +1,8 @@
 """PCM16 audio for the embedded server: a decodable "tone code" voice and an energy VAD.
 
-All audio is 16-bit signed little-endian mono PCM at 24 kHz, the Realtime API's ``audio/pcm``.
+All audio is 16-bit signed little-endian mono PCM at 24 kHz, the Realtime API's ``audio/pcm``
+(:data:`rxrealtime.audio.PCM16`: the byte/ms arithmetic and sample buffers are the pure audio
+core's).
 
 The tone code
 -------------
@@ -19,11 +21,14 @@ speech, and the gaps between them are far shorter than any VAD silence duration.
 from __future__ import annotations
 
 import math
-import sys
 from array import array
 from collections.abc import Iterator
 
 import attrs
+
+from rxrealtime.audio import PCM16
+from rxrealtime.audio.pcm import samples as _samples
+from rxrealtime.audio.pcm import to_bytes as _to_bytes
 
 __all__ = [
     "BYTES_PER_MS",
@@ -38,9 +43,9 @@ __all__ = [
     "silence",
 ]
 
-SAMPLE_RATE = 24_000
-"""Samples per second of every PCM buffer the server reads or writes."""
-BYTES_PER_MS = SAMPLE_RATE * 2 // 1000
+SAMPLE_RATE = PCM16.sample_rate
+"""Samples per second of every PCM buffer the server reads or writes (24000)."""
+BYTES_PER_MS = PCM16.bytes_per_second // 1000
 """48: bytes of PCM16 mono per millisecond."""
 
 TONE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789.,?!'-+*/=:%()"
@@ -58,12 +63,12 @@ _INDEX = {c: i for i, c in enumerate(TONE_ALPHABET)}
 
 def duration_ms(pcm: bytes | bytearray) -> float:
     """Duration in milliseconds of a PCM16 24 kHz mono buffer."""
-    return len(pcm) / BYTES_PER_MS
+    return PCM16.duration_ms(pcm)
 
 
 def silence(ms: float) -> bytes:
-    """``ms`` milliseconds of digital silence."""
-    return bytes(int(ms * BYTES_PER_MS) // 2 * 2)
+    """``ms`` milliseconds of digital silence (rounded down to a whole sample)."""
+    return PCM16.silence(PCM16.ms_to_bytes(ms))
 
 
 def char_duration_ms(char: str) -> int:
@@ -71,12 +76,6 @@ def char_duration_ms(char: str) -> int:
     if char.isspace():
         return _SPACE_MS
     return _TONE_MS + _GAP_MS if char.lower() in _INDEX else 0
-
-
-def _to_bytes(samples: array[int]) -> bytes:
-    if sys.byteorder == "big":  # pragma: no cover - PCM16 on the wire is little-endian
-        samples.byteswap()
-    return samples.tobytes()
 
 
 def _tone(freq: float) -> array[int]:
@@ -118,14 +117,6 @@ def encode_text(text: str) -> bytes:
             parts.append(_char_pcm(char))
         previous_space = space
     return b"".join(parts)
-
-
-def _samples(pcm: bytes | bytearray) -> array[int]:
-    samples = array("h")
-    samples.frombytes(bytes(pcm[: len(pcm) // 2 * 2]))
-    if sys.byteorder == "big":  # pragma: no cover
-        samples.byteswap()
-    return samples
 
 
 def _segments(samples: array[int]) -> Iterator[tuple[int, int]]:

@@ -5,28 +5,35 @@ Guarantees:
 * Client events are handled one at a time, in arrival order; a handler never waits on a
   response, so ``response.cancel`` is seen while a response streams.
 * Server events leave in the order they were emitted (one :class:`~.faults.Outbox` per
-  connection). Every bad client event gets exactly one ``error`` event carrying its
-  ``event_id``, and the session stays open.
+  connection, bounded: see :mod:`~.limits`). Every bad client event gets exactly one ``error``
+  event carrying its ``event_id``, and the session stays open and usable. That holds for any
+  input: a handler that fails in a way nobody foresaw (a bug, or input no check anticipated)
+  gives an ``error`` of type ``server_error`` instead of ending the connection, and the
+  failure is logged with its traceback on the ``rxrealtime.server`` logger. Handlers check
+  their input completely before changing any state, so a refused event changes nothing.
 * When the connection ends (client close, fault, server shutdown) the active response and every
-  background task of the connection (the expiry timer included) are cancelled and awaited before
-  :meth:`Connection.run` returns: nothing leaks.
+  background task of the connection (the expiry timer and the VAD clock included) are cancelled
+  and awaited before :meth:`Connection.run` returns: nothing leaks.
 * With ``session_limit`` set, the session expires that many seconds after the connection was
   accepted, like the live service: one ``error`` event (``session_expired``, "Your session hit
   the maximum duration of 60 minutes."), written after every event emitted before it, then a
   close with 1001 (going away) and the same message as reason. Nothing is sent after the error.
 
 Audio arrives and leaves in the session's formats (``audio.input.format``,
-``audio.output.format``; see :mod:`~.g711`) but is kept as PCM16 24 kHz: appended input is
-decoded on arrival (one stream decoder, restarted when the input format changes), so the VAD,
-the buffer's durations, transcription and truncation work the same in every format. Audio in
-items the client creates is read in the input format; ``conversation.item.retrieve`` returns
+``audio.output.format``; see :mod:`~.g711`) but is kept as PCM16 24 kHz: the input buffer and the
+VAD (and the VAD's clock, ``arrival`` or ``audio``) are :class:`~.input_audio.InputAudio`'s. Audio
+in items the client creates is read in the input format; ``conversation.item.retrieve`` returns
 audio in the session's current input (``input_audio``) or output (``output_audio``) format.
+
+A tool result sent with ``conversation.item.create`` never starts a response by itself (the
+client sends ``response.create``, as the live service documents); only ``response.create`` and
+server VAD with ``create_response`` start responses.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
+import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
@@ -36,21 +43,20 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from rxrealtime.server import errors
-from rxrealtime.server.audio import BYTES_PER_MS, EnergyVad, VadEvent, char_duration_ms
+from rxrealtime.server import errors, items
+from rxrealtime.server.audio import BYTES_PER_MS, VadEvent
 from rxrealtime.server.conversation import Conversation, StoredItem
 from rxrealtime.server.faults import Faults, Outbox
-from rxrealtime.server.g711 import Codec, StreamDecoder, codec_for
+from rxrealtime.server.g711 import Codec, codec_for
 from rxrealtime.server.ids import IdFactory
+from rxrealtime.server.input_audio import InputAudio, VadClock
+from rxrealtime.server.limits import MAX_EVENT_ID_LENGTH, OUTBOX_PAUSE_BYTES
 from rxrealtime.server.model import Model
-from rxrealtime.server.responses import (
-    Pacing,
-    ResponseConfig,
-    ResponseStream,
-    pieces,
-    text_tokens,
-)
-from rxrealtime.server.session_config import apply_update
+from rxrealtime.server.request_models import ITEM_REFERENCE
+from rxrealtime.server.responses import Pacing, ResponseStream
+from rxrealtime.server.schema import check
+from rxrealtime.server.session_config import apply_update, response_config
+from rxrealtime.server.transcription import LOGPROBS, transcribe
 from rxrealtime.server.validation import (
     check_event,
     check_response_params,
@@ -60,8 +66,8 @@ from rxrealtime.server.validation import (
 
 __all__ = ["Connection", "ConnectionOptions"]
 
-_SEMANTIC_SILENCE_MS = {"low": 800, "medium": 500, "high": 250, "auto": 500}
 _SESSION_TTL_S = 3600
+_log = logging.getLogger("rxrealtime.server")
 
 
 @attrs.frozen
@@ -74,12 +80,23 @@ class ConnectionOptions:
     rate_limits_delay: float = 0.0
     session_limit: float | None = None
     """Seconds from connect until the session expires (``None``: never)."""
+    vad_clock: VadClock = "audio"
+    """When server VAD hands out turn boundaries (see :mod:`~.input_audio`)."""
 
 
 @attrs.define
 class _Active:
     stream: ResponseStream
     task: asyncio.Task[None]
+
+
+def server_error() -> errors.ClientError:
+    """The ``error`` the live service sends when it fails on its side."""
+    return errors.ClientError(
+        "The server had an error while processing your request. Sorry about that!",
+        code="server_error",
+        type="server_error",
+    )
 
 
 class Connection:
@@ -100,14 +117,12 @@ class Connection:
         self.session = session
         self._outbox = Outbox(websocket, options.faults)
         self._conversation = Conversation(ids.conversation())
-        self._buffer = bytearray()
-        self._stream_bytes = 0
-        self._buffer_start_ms = 0
-        self._vad: EnergyVad | None = None
-        self._vad_key: tuple[Any, ...] | None = None
+        self._input = InputAudio(
+            self._codec("input"), clock=options.vad_clock, on_boundary=self._on_boundary
+        )
         self._speech_item: str | None = None
-        self._decoder: StreamDecoder = self._codec("input").decoder()
         self._active: _Active | None = None
+        self._audio_produced = False
         self._last_input_tokens = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -137,13 +152,21 @@ class Connection:
         self.emit("error", {"error": error.payload(event_id)})
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        """Run a background job of this connection (never once the connection is closing)."""
+        """Run a background job of this connection (never once the connection is closing); a
+        job that fails is logged, never left unobserved."""
         if self._closing:
             coroutine.close()
             return
-        task = asyncio.get_running_loop().create_task(coroutine)
+        task = asyncio.get_running_loop().create_task(self._logged(coroutine))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _logged(coroutine: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coroutine
+        except Exception:
+            _log.exception("embedded server background job failed")
 
     async def run(self) -> None:
         """Serve the session until the connection closes; see the module docstring."""
@@ -159,6 +182,8 @@ class Connection:
                 self._spawn(self._expire(self._options.session_limit))
             async for message in self._ws:
                 self.handle(message)
+                if self._outbox.queued_bytes > OUTBOX_PAUSE_BYTES:
+                    await self._outbox.drained(OUTBOX_PAUSE_BYTES)
         except ConnectionClosed:
             pass
         finally:
@@ -167,6 +192,7 @@ class Connection:
             if active is not None:
                 active.task.cancel()
                 await asyncio.gather(active.task, return_exceptions=True)
+            await self._input.close()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -182,68 +208,63 @@ class Connection:
         self._outbox.close(1001, message)
 
     def handle(self, message: str | bytes) -> None:
-        """Handle one client frame (never raises for bad input)."""
-        if isinstance(message, bytes):
-            self._error(
-                errors.ClientError(
-                    "Binary frames are not supported; send client events as JSON text frames.",
-                    code="invalid_event",
-                ),
-                None,
-            )
-            return
+        """Handle one client frame; never raises (see the module docstring)."""
+        event_id: str | None = None
         try:
-            data = orjson.loads(message)
-        except orjson.JSONDecodeError as exc:
-            self._error(
-                errors.ClientError(
-                    f"We could not parse the JSON body of your request. ({exc})",
-                    code="invalid_json",
-                ),
-                None,
-            )
-            return
-        if not isinstance(data, dict):
-            self._error(
-                errors.ClientError("Expected the event to be a JSON object.", code="invalid_event"),
-                None,
-            )
-            return
-        event_id = data.get("event_id") if isinstance(data.get("event_id"), str) else None
-        try:
+            data = self._parse(message)
+            raw_id = data.get("event_id")
+            if isinstance(raw_id, str) and len(raw_id) <= MAX_EVENT_ID_LENGTH:
+                event_id = raw_id
             kind = check_event(data)
             self._handlers[kind](data, event_id)
         except errors.ClientError as error:
             self._error(error, event_id)
+        except Exception:
+            _log.exception("embedded server failed on a client event")
+            self._error(server_error(), event_id)
+
+    @staticmethod
+    def _parse(message: str | bytes) -> dict[str, Any]:
+        """The frame as a JSON object (else the live service's error)."""
+        if isinstance(message, bytes):
+            raise errors.ClientError(
+                "Binary frames are not supported; send client events as JSON text frames.",
+                code="invalid_event",
+            )
+        try:
+            data = orjson.loads(message)
+        except orjson.JSONDecodeError as exc:
+            raise errors.ClientError(
+                f"We could not parse the JSON body of your request. ({exc})",
+                code="invalid_json",
+            ) from exc
+        if not isinstance(data, dict):
+            raise errors.ClientError(
+                "Expected the event to be a JSON object.", code="invalid_event"
+            )
+        return data
+
+    def _on_boundary(self, boundary: VadEvent) -> None:
+        """A VAD boundary (maybe from the VAD clock's task): like a client event, a failure
+        becomes a ``server_error`` event, never an exception."""
+        try:
+            self._on_vad(boundary)
+        except Exception:
+            _log.exception("embedded server failed on a turn boundary")
+            self._error(server_error(), None)
 
     # -- session ----------------------------------------------------------------------------
 
     def _session_update(self, event: Mapping[str, Any], event_id: str | None) -> None:
-        self.session = apply_update(self.session, event["session"])
+        active = self._active
+        produced = self._audio_produced or (active is not None and active.stream.audio_sent)
+        self.session = apply_update(self.session, event["session"], audio_produced=produced)
         self._configure_vad()
-        if self._codec("input") != self._decoder.codec:
-            self._decoder = self._codec("input").decoder()
+        self._input.set_codec(self._codec("input"))
         self.emit("session.updated", {"session": self.session})
 
     def _configure_vad(self) -> None:
-        turn = self.session["audio"]["input"].get("turn_detection")
-        if not isinstance(turn, Mapping):
-            self._vad = self._vad_key = None
-            self._speech_item = None
-            return
-        if turn.get("type") == "semantic_vad":
-            threshold, padding = 0.5, 300
-            silence = _SEMANTIC_SILENCE_MS.get(str(turn.get("eagerness") or "auto"), 500)
-        else:
-            threshold = float(turn.get("threshold") or 0.5)
-            padding = int(turn.get("prefix_padding_ms") or 300)
-            silence = int(turn.get("silence_duration_ms") or 200)
-        key = (threshold, padding, silence)
-        if key != self._vad_key:
-            self._vad_key = key
-            self._vad = EnergyVad(
-                threshold, padding, silence, position_ms=self._stream_bytes // BYTES_PER_MS
-            )
+        if self._input.configure(self.session["audio"]["input"].get("turn_detection")):
             self._speech_item = None
 
     @property
@@ -258,22 +279,17 @@ class Connection:
     # -- input audio ------------------------------------------------------------------------
 
     def _audio_append(self, event: Mapping[str, Any], event_id: str | None) -> None:
-        pcm = self._decoder.feed(decode_audio(event["audio"], "audio"))
-        self._buffer += pcm
-        self._stream_bytes += len(pcm)
-        if self._vad is not None:
-            for boundary in self._vad.feed(pcm):
-                self._on_vad(boundary)
+        self._input.append(decode_audio(event["audio"], "audio"))
 
     def _on_vad(self, boundary: VadEvent) -> None:
+        turn = self.session["audio"]["input"].get("turn_detection") or {}
         if boundary.kind == "speech_started":
             self._speech_item = self._ids.item()
             self.emit(
                 "input_audio_buffer.speech_started",
                 {"audio_start_ms": boundary.ms, "item_id": self._speech_item},
             )
-            turn = self.session["audio"]["input"]["turn_detection"]
-            if self._active is not None and turn.get("interrupt_response", True):
+            if self._active is not None and turn.get("interrupt_response", True) is not False:
                 self._cancel_active("turn_detected")
             return
         item_id = self._speech_item or self._ids.item()
@@ -281,47 +297,34 @@ class Connection:
         self.emit(
             "input_audio_buffer.speech_stopped", {"audio_end_ms": boundary.ms, "item_id": item_id}
         )
-        cut = max(0, (boundary.ms - self._buffer_start_ms) * BYTES_PER_MS)
-        pcm = bytes(self._buffer[:cut])
-        del self._buffer[:cut]
-        self._buffer_start_ms = boundary.ms
-        self._commit(pcm, item_id)
-        turn = self.session["audio"]["input"]["turn_detection"]
-        if turn.get("create_response", True) and not self._is_transcription:
+        self._commit(self._input.take_until(boundary.ms), item_id)
+        if turn.get("create_response", True) is not False and not self._is_transcription:
             if self._active is None:
                 self._start_response({}, None)
             elif self._active.stream.cancel_reason is not None:
                 self._respond_when_idle = True  # after the interrupted response has ended
 
     def _audio_commit(self, event: Mapping[str, Any], event_id: str | None) -> None:
-        ms = len(self._buffer) / BYTES_PER_MS
+        ms = self._input.buffered_ms
         if ms < 100:
             raise errors.ClientError(
                 "Error committing input audio buffer: buffer too small. Expected at least 100ms "
                 f"of audio, but buffer only has {ms:.2f}ms of audio.",
                 code="input_audio_buffer_commit_empty",
             )
-        pcm = bytes(self._buffer)
-        self._reset_buffer()
         item_id = self._speech_item or self._ids.item()
         self._speech_item = None
-        self._commit(pcm, item_id)
+        self._commit(self._input.take_all(), item_id)
 
     def _audio_clear(self, event: Mapping[str, Any], event_id: str | None) -> None:
-        self._reset_buffer()
+        self._input.clear()
         self._speech_item = None
         self.emit("input_audio_buffer.cleared")
-
-    def _reset_buffer(self) -> None:
-        self._buffer.clear()
-        self._buffer_start_ms = self._stream_bytes // BYTES_PER_MS
-        if self._vad is not None:
-            self._vad.reset()
-            self._vad.position_ms = self._buffer_start_ms
 
     def _commit(self, pcm: bytes, item_id: str) -> None:
         wire = {
             "id": item_id,
+            "object": "realtime.item",
             "type": "message",
             "status": "completed",
             "role": "user",
@@ -342,33 +345,8 @@ class Connection:
 
     def _maybe_transcribe(self, stored: StoredItem) -> None:
         if stored.audio and self.session["audio"]["input"].get("transcription"):
-            self._spawn(self._transcribe(stored))
-
-    async def _transcribe(self, stored: StoredItem) -> None:
-        """Emit ``…input_audio_transcription.delta`` (one per word) and ``.completed``."""
-        transcript = await self._options.model.transcribe(bytes(stored.audio))
-        ids = {"item_id": stored.id, "content_index": 0}
-        for piece in pieces(transcript):
-            self.emit("conversation.item.input_audio_transcription.delta", {**ids, "delta": piece})
-        audio_tokens = -(-len(stored.audio) // (100 * BYTES_PER_MS))
-        output_tokens = text_tokens(transcript)
-        self.emit(
-            "conversation.item.input_audio_transcription.completed",
-            {
-                **ids,
-                "transcript": transcript,
-                "usage": {
-                    "type": "tokens",
-                    "total_tokens": audio_tokens + output_tokens,
-                    "input_tokens": audio_tokens,
-                    "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens},
-                    "output_tokens": output_tokens,
-                },
-            },
-        )
-        for part in stored.wire.get("content") or ():
-            if part.get("type") == "input_audio" and part.get("transcript") is None:
-                part["transcript"] = transcript
+            logprobs = LOGPROBS in (self.session.get("include") or ())
+            self._spawn(transcribe(self._options.model, stored, self.emit, logprobs=logprobs))
 
     def _output_audio_clear(self, event: Mapping[str, Any], event_id: str | None) -> None:
         raise errors.ClientError(
@@ -381,14 +359,21 @@ class Connection:
 
     def _item_create(self, event: Mapping[str, Any], event_id: str | None) -> None:
         new = normalize_item(event["item"])
+        previous_id = event.get("previous_item_id")
+        if previous_id not in (None, "root") and self._conversation.get(previous_id) is None:
+            raise errors.ClientError(
+                f"Previous item with id '{previous_id}' not found.",
+                code="invalid_value",
+                param="previous_item_id",
+            )
         audio = self._codec("input").decode(new.audio)
         wire = new.wire
-        if wire["id"] is None:
+        if wire.get("id") is None:
             wire["id"] = self._ids.item()
         if wire["type"] == "function_call" and wire.get("call_id") is None:
             wire["call_id"] = self._ids.call()
         stored = StoredItem(wire, bytearray(audio), int(len(audio) / BYTES_PER_MS))
-        previous = self._conversation.add(stored, event.get("previous_item_id"))
+        previous = self._conversation.add(stored, previous_id)
         self.emit(
             "conversation.item.added", {"previous_item_id": previous, "item": stored.snapshot()}
         )
@@ -398,57 +383,20 @@ class Connection:
         if wire.get("role") == "user":
             self._maybe_transcribe(stored)
 
-    def _find(self, event: Mapping[str, Any], verb: str) -> StoredItem:
-        item_id = str(event["item_id"])
-        stored = self._conversation.get(item_id)
-        if stored is None:
-            raise errors.ClientError(
-                f"Error {verb}ing item: the item with id '{item_id}' does not exist.",
-                code=f"item_{verb}_invalid_item_id",
-                param="item_id",
-            )
-        return stored
-
     def _item_delete(self, event: Mapping[str, Any], event_id: str | None) -> None:
-        stored = self._find(event, "delete")
+        stored = items.find(self._conversation, event["item_id"], "delete")
         self._conversation.delete(stored.id)
         self.emit("conversation.item.deleted", {"item_id": stored.id})
 
     def _item_retrieve(self, event: Mapping[str, Any], event_id: str | None) -> None:
-        stored = self._find(event, "retrieve")
-        item = {"object": "realtime.item", **stored.snapshot()}
-        for part in item.get("content") or ():
-            kind = part.get("type")
-            if kind in ("input_audio", "output_audio") and stored.audio:
-                codec = self._codec("input" if kind == "input_audio" else "output")
-                part["audio"] = base64.b64encode(codec.encode(stored.audio)).decode("ascii")
+        stored = items.find(self._conversation, event["item_id"], "retrieve")
+        item = items.retrieved(stored, self._codec("input"), self._codec("output"))
         self.emit("conversation.item.retrieved", {"item": item})
 
     def _item_truncate(self, event: Mapping[str, Any], event_id: str | None) -> None:
-        stored = self._find(event, "truncate")
-        content = stored.wire.get("content") or []
-        index, end_ms = int(event["content_index"]), int(event["audio_end_ms"])
-        if stored.wire.get("role") != "assistant":
-            raise errors.ClientError(
-                "Only model output audio messages can be truncated.",
-                code="invalid_value",
-                param="item_id",
-            )
-        if not 0 <= index < len(content) or content[index].get("type") != "output_audio":
-            raise errors.invalid_value("content_index", index)
-        if end_ms < 0:
-            raise errors.invalid_value("audio_end_ms", end_ms)
-        if end_ms > stored.audio_ms:
-            raise errors.ClientError(
-                f"Audio content of {stored.audio_ms}ms is already shorter than {end_ms}ms",
-                code="invalid_value",
-                param="audio_end_ms",
-            )
-        del stored.audio[end_ms * BYTES_PER_MS :]
-        stored.audio_ms = end_ms
-        content[index]["transcript"] = _spoken_prefix(
-            str(content[index].get("transcript") or ""), end_ms
-        )
+        stored = items.find(self._conversation, event["item_id"], "truncate")
+        index, end_ms = event["content_index"], event["audio_end_ms"]
+        items.truncate(stored, index, end_ms)
         self.emit(
             "conversation.item.truncated",
             {"item_id": stored.id, "content_index": index, "audio_end_ms": end_ms},
@@ -470,51 +418,32 @@ class Connection:
                 "creating a new one.",
                 code="conversation_already_has_active_response",
             )
-        params = event.get("response") or {}
-        check_response_params(params)
-        self._start_response(params, event_id)
+        self._start_response(check_response_params(event.get("response")), event_id)
 
     def _input_items(self, params: Mapping[str, Any]) -> tuple[StoredItem, ...]:
-        if "input" not in params:  # out-of-band or not, the conversation is the context
+        if params.get("input") is None:  # out-of-band or not, the conversation is the context
             return tuple(self._conversation.items())
-        items: list[StoredItem] = []
+        found: list[StoredItem] = []
         for index, raw in enumerate(params["input"]):
             path = f"response.input[{index}]"
-            if not isinstance(raw, Mapping):
-                raise errors.invalid_type(path, dict, raw)
             if raw.get("type") == "item_reference":
-                found = self._conversation.get(str(raw.get("id")))
-                if found is None:
+                reference = check(ITEM_REFERENCE, raw, path)
+                stored = self._conversation.get(reference["id"])
+                if stored is None:
                     raise errors.ClientError(
-                        f"Item with id '{raw.get('id')}' not found.",
+                        f"Item with id '{reference['id']}' not found.",
                         code="invalid_value",
                         param=f"{path}.id",
                     )
-                items.append(found)
+                found.append(stored)
                 continue
             new = normalize_item(raw, path)
-            new.wire["id"] = new.wire["id"] or self._ids.item()
-            items.append(StoredItem(new.wire, bytearray(self._codec("input").decode(new.audio))))
-        return tuple(items)
+            new.wire["id"] = new.wire.get("id") or self._ids.item()
+            found.append(StoredItem(new.wire, bytearray(self._codec("input").decode(new.audio))))
+        return tuple(found)
 
     def _start_response(self, params: Mapping[str, Any], event_id: str | None) -> None:
-        session = self.session
-        audio_output = dict(session["audio"]["output"])
-        audio_output.pop("speed", None)
-        audio_output.update(((params.get("audio") or {}).get("output")) or {})
-        config = ResponseConfig(
-            output_modalities=tuple(
-                params.get("output_modalities") or session["output_modalities"]
-            ),
-            instructions=str(params.get("instructions", session["instructions"])),
-            tools=tuple(params.get("tools", session["tools"])),
-            tool_choice=params.get("tool_choice", session["tool_choice"]),
-            max_output_tokens=params.get("max_output_tokens", session["max_output_tokens"]),
-            metadata=params.get("metadata"),
-            audio_output=audio_output,
-            in_conversation=params.get("conversation", "auto") != "none",
-            items=self._input_items(params),
-        )
+        config = response_config(self.session, params, self._input_items(params))
         stream = ResponseStream(
             response_id=self._ids.response(),
             config=config,
@@ -531,7 +460,12 @@ class Connection:
     async def _run_response(self, stream: ResponseStream) -> None:
         try:
             final = await stream.run()
+        except Exception:
+            _log.exception("embedded server failed while streaming a response")
+            self._error(server_error(), None)
+            return
         finally:
+            self._audio_produced = self._audio_produced or stream.audio_sent
             if self._active is not None and self._active.stream is stream:
                 self._active = None
         usage = final["usage"] or {}
@@ -573,16 +507,6 @@ class Connection:
                 code="response_cancel_not_active",
             )
         self._cancel_active("client_cancelled")
-
-
-def _spoken_prefix(transcript: str, end_ms: int) -> str:
-    """The part of ``transcript`` the tone-code voice has spoken after ``end_ms``."""
-    elapsed = 0
-    for index, char in enumerate(transcript):
-        elapsed += char_duration_ms(char)
-        if elapsed > end_ms:
-            return transcript[:index]
-    return transcript
 
 
 def expires_at(session_limit: float | None = None, now: float | None = None) -> int:

@@ -16,14 +16,18 @@ __all__ = ["Conversation", "StoredItem"]
 class StoredItem:
     """One conversation item.
 
-    ``wire`` is the item as last announced to the client; ``audio`` holds the item's PCM16
-    (a user's input audio, or the assistant audio written so far); ``audio_ms`` is the duration
-    of that audio the client has been sent or truncated to (what ``truncate`` checks against).
+    ``wire`` is the item as the conversation holds it (what ``conversation.item.retrieve``
+    returns and the model reads); ``audio`` holds the item's PCM16 (a user's input audio, or the
+    assistant audio sent so far); ``audio_ms`` is the duration of that audio the client has been
+    sent or truncated to (what ``truncate`` checks against). Once ``truncated``, an assistant
+    item's audio and transcript stay cut where the client truncated them, even while its
+    response streams on.
     """
 
     wire: dict[str, Any]
     audio: bytearray = attrs.field(factory=bytearray)
     audio_ms: int = 0
+    truncated: bool = False
 
     @property
     def id(self) -> str:

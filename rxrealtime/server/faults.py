@@ -8,6 +8,7 @@ Options combine; each "after N" fault fires once, right after the N-th event is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,6 +16,13 @@ import attrs
 import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+
+from rxrealtime.server.limits import (
+    MAX_OUTBOX_BYTES,
+    OUTBOX_CLOSE_CODE,
+    OUTBOX_CLOSE_TIMEOUT,
+    OUTBOX_STALL_TIMEOUT,
+)
 
 __all__ = ["Faults", "Outbox"]
 
@@ -68,21 +76,81 @@ class Outbox:
     :meth:`stop` is called, the connection closes, a fault ends it, or it has sent the close
     frame queued by :meth:`close`. Faults are applied here, so they see exactly the frames a
     client receives.
+
+    Memory is bounded (:mod:`~rxrealtime.server.limits`):
+
+    * frames not yet written total at most ``limit`` bytes
+      (:data:`~rxrealtime.server.limits.MAX_OUTBOX_BYTES`); past it the client is treated as gone
+      (it stopped reading while events kept coming): the queue is dropped, nothing more is
+      queued, and the connection is closed with
+      :data:`~rxrealtime.server.limits.OUTBOX_CLOSE_CODE`, the TCP connection being aborted if
+      the close handshake has not completed within
+      :data:`~rxrealtime.server.limits.OUTBOX_CLOSE_TIMEOUT` seconds (a client that does not read
+      cannot read a close frame either);
+    * a frame the client has not taken within
+      :data:`~rxrealtime.server.limits.OUTBOX_STALL_TIMEOUT` seconds means the same: the TCP
+      connection is aborted;
+    * the connection reads no further client event while more than
+      :data:`~rxrealtime.server.limits.OUTBOX_PAUSE_BYTES` wait (:meth:`drained`), so a burst of
+      requests cannot outrun a client that does read.
     """
 
-    def __init__(self, websocket: ServerConnection, faults: Faults | None) -> None:
+    def __init__(
+        self, websocket: ServerConnection, faults: Faults | None, limit: int = MAX_OUTBOX_BYTES
+    ) -> None:
         self._ws = websocket
         self._faults = faults or _NO_FAULTS
         self._queue: asyncio.Queue[tuple[str, str] | tuple[int, str] | None] = asyncio.Queue()
         self._written = 0
+        self._limit = limit
+        self._queued_bytes = 0
+        self._progress = asyncio.Event()
+        self._closer: asyncio.Task[None] | None = None
         self.broken = False
-        """True once a fault dropped or closed the connection."""
+        """True once a fault dropped or closed the connection (or the client stopped reading)."""
+        self.overflowed = False
+        """True once a client that does not read was disconnected."""
         self._closing = False
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of serialised events waiting to be written."""
+        return self._queued_bytes
+
     def put(self, event: Mapping[str, Any]) -> None:
-        """Queue ``event`` for writing (after every event put before it)."""
-        if not self.broken and not self._closing:
-            self._queue.put_nowait((str(event.get("type")), orjson.dumps(event).decode()))
+        """Queue ``event`` for writing (after every event put before it). Raises
+        ``orjson.JSONEncodeError`` (and queues nothing) when the event cannot be serialised."""
+        if self.broken or self._closing:
+            return
+        frame = orjson.dumps(event).decode()
+        if self._queued_bytes + len(frame) > self._limit:
+            self._overflow()
+            return
+        self._queued_bytes += len(frame)
+        self._queue.put_nowait((str(event.get("type")), frame))
+
+    async def drained(self, below: int) -> None:
+        """Return once at most ``below`` bytes wait (or the outbox is done writing)."""
+        while self._queued_bytes > below and not self.broken:
+            self._progress.clear()
+            await self._progress.wait()
+
+    def _overflow(self) -> None:
+        self.broken = self.overflowed = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queued_bytes = 0
+        self._progress.set()
+        self._queue.put_nowait(None)  # the writer ends once its current write returns
+        self._closer = asyncio.get_running_loop().create_task(self._close_unread())
+
+    async def _close_unread(self) -> None:
+        with contextlib.suppress(TimeoutError, ConnectionClosed):
+            await asyncio.wait_for(
+                self._ws.close(OUTBOX_CLOSE_CODE, "the client is not reading events"),
+                OUTBOX_CLOSE_TIMEOUT,
+            )
+        self._ws.transport.abort()
 
     def close(self, code: int, reason: str) -> None:
         """Close the connection with ``code``/``reason`` once every event already put is
@@ -102,21 +170,37 @@ class Outbox:
                 if isinstance(kind, int):  # a close queued by close()
                     await self._ws.close(kind, frame)
                     return
+                self._queued_bytes -= len(frame)
+                self._progress.set()
                 if not await self._write(kind, frame):
                     return
         except ConnectionClosed:
             return
+        finally:
+            self.broken = self.broken or self._closing
+            self._progress.set()
+            if self._closer is not None:
+                await self._closer
+
+    async def _send(self, frame: str | bytes) -> None:
+        """Send one frame; a client that has not taken it within the stall timeout is gone."""
+        try:
+            await asyncio.wait_for(self._ws.send(frame), OUTBOX_STALL_TIMEOUT)
+        except TimeoutError:
+            self.overflowed = True
+            self.drop()
+            raise ConnectionClosed(None, None) from None
 
     async def _write(self, kind: str, frame: str) -> bool:
         faults = self._faults
         if faults.delay > 0 and (not faults.delay_types or kind in faults.delay_types):
             await asyncio.sleep(faults.delay)
-        await self._ws.send(frame)
+        await self._send(frame)
         if kind in faults.duplicate_types:
-            await self._ws.send(frame)
+            await self._send(frame)
         self._written += 1
         if faults.malformed_after == self._written:
-            await self._ws.send(faults.malformed_frame)
+            await self._send(faults.malformed_frame)
         if faults.drop_after == self._written:
             self.drop()
             return False

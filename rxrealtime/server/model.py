@@ -48,7 +48,8 @@ class ResponseRequest:
     ``items`` are the input items in wire form (GA shapes), oldest first: the whole conversation,
     or the response's own ``input`` for out-of-band responses. ``input_audio`` maps the id of every
     user item carrying audio to its PCM16 24 kHz bytes. ``tools`` holds the effective tool
-    definitions (wire dicts) and ``tool_choice`` the effective choice.
+    definitions (wire dicts) and ``tool_choice`` the effective choice; ``parallel_tool_calls``
+    says whether the response may hold several tool calls.
     """
 
     items: tuple[Mapping[str, Any], ...]
@@ -58,6 +59,7 @@ class ResponseRequest:
     output_modalities: tuple[str, ...] = ("audio",)
     metadata: Mapping[str, str] | None = None
     input_audio: Mapping[str, bytes] = attrs.field(factory=dict)
+    parallel_tool_calls: bool = True
 
 
 @runtime_checkable
@@ -94,6 +96,7 @@ _WORD_OPERATORS = (
     (re.compile(r"(?<=\d)\s*[x\u00d7]\s*(?=\d)"), " * "),
     (re.compile("\u00f7"), "/"),
 )
+_CLAUSE = re.compile(r"\s*(?:\band\b|;|[.?!](?:\s+|$))\s*", re.I)
 _CANDIDATE = re.compile(r"[\d\s.+\-*/%()]+")
 _CITY = re.compile(
     r"\b(?:in|at|for)\s+([a-z][a-z.' -]*?)\s*(?:[?.!,;]|$|\b(?:today|tomorrow|now|right now)\b)",
@@ -178,7 +181,7 @@ class DefaultModel:
     """The deterministic model every embedded server uses unless given another.
 
     ``respond`` looks at the LAST user message or ``function_call_output`` item of the request
-    and returns exactly one output:
+    and returns one output (several parallel tool calls in one case, see 2.):
 
     1. After a ``function_call_output``: ``Message("Here is the result from NAME: OUTPUT")``, NAME
        being the name of the ``function_call`` with the same ``call_id`` (``"the tool"`` if absent)
@@ -197,6 +200,11 @@ class DefaultModel:
        * else if ``tool_choice`` is ``"required"`` or names a function, that function (or the
          first tool) is called with the arguments above when it is ``get_weather``/``calculate``,
          else with ``{}``;
+       * parallel calls: when the words have several clauses (split at "and", ";" and sentence
+         ends) and at least two of them each call for a tool by the first two rules above (say
+         "What is the weather in Paris and in Rome?" or "weather in Oslo and 2 + 2"), the
+         response holds one call per such clause, in order, duplicates dropped; with
+         ``parallel_tool_calls`` false only the first of them;
        * else a message: no words → ``"Hello! How can I help you today?"``; a greeting (the words
          start with hello/hi/hey/howdy/greetings/good morning/afternoon/evening) → the same;
          weather → ``"I cannot check the weather in CITY without a weather tool."``; arithmetic
@@ -240,6 +248,9 @@ class DefaultModel:
             text = f"Here is the result from {name}: {str(last.get('output', '')).strip()}"
             return [self._styled(text, request)]
         words = await self._words(last, request) if last is not None else ""
+        calls = self._parallel_calls(words, request)
+        if len(calls) > 1:
+            return calls if request.parallel_tool_calls else calls[:1]
         call = self._tool_call(words, request)
         if call is not None:
             return [call]
@@ -266,14 +277,39 @@ class DefaultModel:
             return json.dumps({"expression": find_expression(words) or words})
         return "{}"
 
-    def _tool_call(self, words: str, request: ResponseRequest) -> ToolCall | None:
+    def _parallel_calls(self, words: str, request: ResponseRequest) -> list[ToolCall]:
+        """One call per clause that asks for a tool by itself (see the class docstring)."""
+        calls: list[ToolCall] = []
         names = _tool_names(request)
-        if not names:
-            return None
+        if not names or isinstance(request.tool_choice, Mapping):
+            return calls
+        topic = ""
+        for clause in _CLAUSE.split(words):
+            if re.search(r"\b(?:weather|forecast)\b", clause, re.I):
+                topic = "weather"
+            elif find_expression(clause) is not None:
+                topic = ""
+            elif topic and _CITY.search(clause):
+                clause = f"weather {clause}"  # "weather in Paris and in Rome": Rome too
+            call = self._keyword_call(clause, names)
+            if call is not None and call not in calls:
+                calls.append(call)
+        return calls
+
+    def _keyword_call(self, words: str, names: list[str]) -> ToolCall | None:
         if re.search(r"\b(?:weather|forecast)\b", words, re.I) and "get_weather" in names:
             return ToolCall("get_weather", self._arguments("get_weather", words))
         if find_expression(words) is not None and "calculate" in names:
             return ToolCall("calculate", self._arguments("calculate", words))
+        return None
+
+    def _tool_call(self, words: str, request: ResponseRequest) -> ToolCall | None:
+        names = _tool_names(request)
+        if not names:
+            return None
+        call = self._keyword_call(words, names)
+        if call is not None:
+            return call
         choice = request.tool_choice
         forced: str | None = None
         if isinstance(choice, Mapping) and choice.get("type") == "function":

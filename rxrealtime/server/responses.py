@@ -20,6 +20,18 @@ delta of at most 200 ms per word, each after the word's transcript delta, encode
 response's ``audio.output.format`` (PCM16 24 kHz, or G.711 µ-law / A-law 8 kHz: see
 :mod:`~rxrealtime.server.g711`). Stored assistant audio stays PCM16 24 kHz whatever the format.
 
+Items carry ``"object": "realtime.item"``. Several planned outputs (parallel tool calls) stream
+one after the other in the same response, each with its own ``output_index``.
+
+Conversation state while streaming: from its first audio delta an assistant audio message holds,
+in the conversation, an ``output_audio`` part with the transcript and audio sent so far, so the
+client may truncate it while it streams (``conversation.item.truncate``). A truncated item stays
+cut: the response streams on (the live service does not stop a response on a truncate; the client
+cancels it with ``response.cancel`` if it wants), its deltas still reach the client, its
+``.done`` events, ``response.output_item.done`` and ``response.done`` report what was generated,
+while ``conversation.item.done`` (like ``conversation.item.retrieve`` and the input of later
+responses) reports the item as truncated.
+
 Cancellation: when the connection sets :attr:`ResponseStream.cancel_reason` and cancels the
 task, the item being streamed is closed (its ``.done`` events, status ``incomplete``) and
 ``response.done`` reports ``cancelled`` with that reason. Any other cancellation propagates.
@@ -92,6 +104,7 @@ class ResponseConfig:
     """``format`` (checked: a supported format object), ``voice``."""
     in_conversation: bool
     items: tuple[StoredItem, ...]
+    parallel_tool_calls: bool = True
 
 
 @attrs.define
@@ -136,6 +149,11 @@ class ResponseStream:
         self._clock_start: float | None = None
         self._truncated = False
 
+    @property
+    def audio_sent(self) -> bool:
+        """Whether this response has sent any audio (the session's voice is then fixed)."""
+        return self._audio_ms_out > 0
+
     def resource(
         self, status: str, status_details: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
@@ -150,7 +168,7 @@ class ResponseStream:
             "conversation_id": self._conversation.id if config.in_conversation else None,
             "output_modalities": list(config.output_modalities),
             "max_output_tokens": config.max_output_tokens,
-            "audio": {"output": copy.deepcopy(dict(config.audio_output))},
+            "audio": {"output": _resource_audio(config.audio_output)},
             "usage": self.usage,
             "metadata": dict(config.metadata) if config.metadata is not None else None,
         }
@@ -198,6 +216,7 @@ class ResponseStream:
             tool_choice=config.tool_choice,
             output_modalities=config.output_modalities,
             metadata=config.metadata,
+            parallel_tool_calls=config.parallel_tool_calls,
             input_audio={
                 item.id: bytes(item.audio)
                 for item in config.items
@@ -247,6 +266,7 @@ class ResponseStream:
         audio = "audio" in self.config.output_modalities
         item = {
             "id": self._ids.item(),
+            "object": "realtime.item",
             "type": "message",
             "status": "in_progress",
             "role": "assistant",
@@ -272,13 +292,13 @@ class ResponseStream:
                 self._emit("response.output_audio.delta", {**ids, "delta": delta})
                 self._audio_ms_out += len(chunk) / BYTES_PER_MS
                 if current.stored is not None:
-                    current.stored.audio += chunk
-                    current.stored.audio_ms = int(len(current.stored.audio) / BYTES_PER_MS)
+                    _store_audio(current.stored, chunk, current.text)
         self._close("completed")
 
     async def _stream_call(self, call: ToolCall) -> None:
         item = {
             "id": self._ids.item(),
+            "object": "realtime.item",
             "type": "function_call",
             "status": "in_progress",
             "name": call.name,
@@ -335,10 +355,16 @@ class ResponseStream:
             self._emit("response.content_part.done", {**ids, "part": part})
         self._emit("response.output_item.done", {**base, "item": item})
         self._output.append(item)
-        if current.stored is not None:
-            current.stored.wire = copy.deepcopy(item)
-            previous = self._previous_id(current.stored)
-            self._emit("conversation.item.done", {"previous_item_id": previous, "item": item})
+        stored = current.stored
+        if stored is not None:
+            if stored.truncated:  # keep the cut content; take the final status
+                stored.wire = {**copy.deepcopy(item), "content": stored.wire.get("content", [])}
+            else:
+                stored.wire = copy.deepcopy(item)
+            previous = self._previous_id(stored)
+            self._emit(
+                "conversation.item.done", {"previous_item_id": previous, "item": stored.snapshot()}
+            )
 
     def _previous_id(self, stored: StoredItem) -> str | None:
         items = self._conversation.items()
@@ -405,6 +431,25 @@ class ResponseStream:
             },
             "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out},
         }
+
+
+def _resource_audio(audio_output: Mapping[str, Any]) -> dict[str, Any]:
+    """``audio.output`` of the response resource: its ``voice`` is a name (a custom voice
+    ``{"id": …}`` is reported by its id: the GA ``RealtimeResponse`` types only names)."""
+    output = copy.deepcopy(dict(audio_output))
+    voice = output.get("voice")
+    if isinstance(voice, Mapping):
+        output["voice"] = voice.get("id")
+    return output
+
+
+def _store_audio(stored: StoredItem, chunk: bytes, transcript: str) -> None:
+    """Keep a streamed audio chunk in the conversation item (unless the client truncated it)."""
+    if stored.truncated:
+        return
+    stored.audio += chunk
+    stored.audio_ms = int(len(stored.audio) / BYTES_PER_MS)
+    stored.wire["content"] = [{"type": "output_audio", "transcript": transcript}]
 
 
 def _b64(data: bytes) -> str:

@@ -1,10 +1,18 @@
 """Session resources (GA shapes) and how ``session.update`` changes them.
 
 The server's session is a plain wire dict, exactly what ``session.created`` / ``session.updated``
-carry. :func:`apply_update` validates an update against the GA schema (unknown keys are rejected
-with ``unknown_parameter``, naming the dotted path) and deep-merges it: nested objects are merged
-key by key, ``null`` clears a setting (``audio.input.turn_detection: null`` disables VAD) and a
-turn-detection object is completed with the defaults of its ``type``.
+carry. :func:`apply_update` validates an update against the GA request models
+(:data:`~rxrealtime.server.request_models.REALTIME_SESSION` /
+:data:`~rxrealtime.server.request_models.TRANSCRIPTION_SESSION`: every field the SDK types is
+accepted, unknown keys are ``unknown_parameter`` naming the dotted path, values are checked) and
+merges it. ``audio``, ``audio.input``, ``audio.output`` and ``audio.input.noise_reduction`` are
+merged key by key; every other field is replaced; ``null`` clears a setting
+(``audio.input.turn_detection: null`` disables VAD); a turn-detection object is completed with
+the defaults of its ``type``; noise reduction, when first enabled, gets ``strength`` 1.0.
+
+The live service's rules on changes are enforced: the session ``type`` and ``model`` cannot
+change, and the voice cannot change once the session has produced audio
+(``cannot_update_voice``).
 """
 
 from __future__ import annotations
@@ -14,12 +22,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from rxrealtime.server import errors
-from rxrealtime.server.validation import check_audio_format
+from rxrealtime.server.conversation import StoredItem
+from rxrealtime.server.request_models import REALTIME_SESSION, TRANSCRIPTION_SESSION
+from rxrealtime.server.responses import ResponseConfig
+from rxrealtime.server.schema import check
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
     "apply_update",
     "realtime_session",
+    "response_config",
     "transcription_session",
     "turn_detection_defaults",
 ]
@@ -29,49 +41,14 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 _PCM = {"type": "audio/pcm", "rate": 24000}
-
-# None = a leaf (any value accepted here, checked elsewhere if at all); a dict = nested object.
-_TURN_DETECTION: dict[str, Any] = dict.fromkeys(
-    (
-        "type",
-        "threshold",
-        "prefix_padding_ms",
-        "silence_duration_ms",
-        "idle_timeout_ms",
-        "create_response",
-        "interrupt_response",
-        "eagerness",
-    )
+_MERGED = frozenset(
+    {
+        "session.audio",
+        "session.audio.input",
+        "session.audio.output",
+        "session.audio.input.noise_reduction",
+    }
 )
-_AUDIO_INPUT: dict[str, Any] = {
-    "format": None,
-    "noise_reduction": None,
-    "transcription": None,
-    "turn_detection": _TURN_DETECTION,
-}
-_REALTIME_SCHEMA: dict[str, Any] = {
-    **dict.fromkeys(
-        (
-            "type",
-            "model",
-            "output_modalities",
-            "instructions",
-            "tools",
-            "tool_choice",
-            "max_output_tokens",
-            "tracing",
-            "truncation",
-            "prompt",
-            "include",
-        )
-    ),
-    "audio": {"input": _AUDIO_INPUT, "output": dict.fromkeys(("format", "voice", "speed"))},
-}
-_TRANSCRIPTION_SCHEMA: dict[str, Any] = {
-    "type": None,
-    "include": None,
-    "audio": {"input": _AUDIO_INPUT},
-}
 
 
 def turn_detection_defaults(kind: str) -> dict[str, Any]:
@@ -107,6 +84,8 @@ def realtime_session(
         "instructions": instructions,
         "tools": [],
         "tool_choice": "auto",
+        "parallel_tool_calls": True,
+        "reasoning": None,
         "max_output_tokens": "inf",
         "tracing": None,
         "truncation": "auto",
@@ -148,47 +127,11 @@ def transcription_session(session_id: str, expires_at: int) -> dict[str, Any]:
     }
 
 
-def _check_keys(update: Mapping[str, Any], schema: Mapping[str, Any], path: str) -> None:
-    for key, value in update.items():
-        if key not in schema:
-            raise errors.unknown_parameter(f"{path}.{key}")
-        nested = schema[key]
-        if nested is not None and value is not None:
-            if not isinstance(value, Mapping):
-                raise errors.invalid_type(f"{path}.{key}", dict, value)
-            _check_keys(value, nested, f"{path}.{key}")
-
-
-def _check_values(update: Mapping[str, Any]) -> None:
-    modalities = update.get("output_modalities")
-    if "output_modalities" in update and (
-        not isinstance(modalities, list)
-        or not modalities
-        or any(m not in ("text", "audio") for m in modalities)
-    ):
-        raise errors.invalid_value("session.output_modalities", modalities, ["text", "audio"])
-    if "instructions" in update and not isinstance(update["instructions"], str):
-        raise errors.invalid_type("session.instructions", str, update["instructions"])
-    if "tools" in update and not isinstance(update["tools"], list):
-        raise errors.invalid_type("session.tools", list, update["tools"])
-    audio = update.get("audio") or {}
-    for direction in ("input", "output"):
-        settings = audio.get(direction) or {}
-        if "format" in settings:
-            check_audio_format(settings["format"], f"session.audio.{direction}.format")
-    turn = (audio.get("input") or {}).get("turn_detection")
-    if isinstance(turn, Mapping) and turn.get("type") not in ("server_vad", "semantic_vad"):
-        raise errors.invalid_value(
-            "session.audio.input.turn_detection.type",
-            turn.get("type"),
-            ["server_vad", "semantic_vad"],
-        )
-
-
 def _merge(target: dict[str, Any], update: Mapping[str, Any], path: str) -> None:
     for key, value in update.items():
+        here = f"{path}.{key}"
+        current = target.get(key)
         if key == "turn_detection" and isinstance(value, Mapping):
-            current = target.get(key)
             base = (
                 dict(current)
                 if isinstance(current, dict) and current.get("type") == value["type"]
@@ -196,17 +139,27 @@ def _merge(target: dict[str, Any], update: Mapping[str, Any], path: str) -> None
             )
             base.update(copy.deepcopy(dict(value)))
             target[key] = base
-        elif isinstance(value, Mapping) and isinstance(target.get(key), dict) and key != "format":
-            _merge(target[key], value, f"{path}.{key}")
+        elif key == "noise_reduction" and isinstance(value, Mapping) and current is None:
+            target[key] = {"strength": 1.0, **copy.deepcopy(dict(value))}
+        elif here in _MERGED and isinstance(value, Mapping) and isinstance(current, dict):
+            _merge(current, value, here)
         else:
             target[key] = copy.deepcopy(value)
 
 
-def apply_update(session: Mapping[str, Any], update: object) -> dict[str, Any]:
+def _voice(session: Mapping[str, Any]) -> object:
+    return ((session.get("audio") or {}).get("output") or {}).get("voice")
+
+
+def apply_update(
+    session: Mapping[str, Any], update: object, *, audio_produced: bool = False
+) -> dict[str, Any]:
     """Return ``session`` changed by a ``session.update``'s ``session`` object.
 
-    Raises :class:`~rxrealtime.server.errors.ClientError` (and changes nothing) when the update is
-    not an object, lacks ``type``, changes the session type, or has unknown or invalid fields.
+    ``audio_produced``: whether the session has already sent assistant audio (then the voice
+    is fixed). Raises :class:`~rxrealtime.server.errors.ClientError` (and changes nothing) when
+    the update is not an object, lacks ``type``, changes the session type or model, changes the
+    voice after audio, or has unknown or invalid fields.
     """
     if not isinstance(update, Mapping):
         raise errors.invalid_type("session", dict, update)
@@ -214,9 +167,56 @@ def apply_update(session: Mapping[str, Any], update: object) -> dict[str, Any]:
         raise errors.missing_parameter("session.type")
     if update["type"] != session["type"]:
         raise errors.invalid_value("session.type", update["type"], [str(session["type"])])
-    schema = _REALTIME_SCHEMA if session["type"] == "realtime" else _TRANSCRIPTION_SCHEMA
-    _check_keys(update, schema, "session")
-    _check_values(update)
+    spec = REALTIME_SESSION if session["type"] == "realtime" else TRANSCRIPTION_SESSION
+    checked: dict[str, Any] = check(spec, update, "session")
+    model = checked.get("model")
+    if model is not None and model != session.get("model"):
+        raise errors.ClientError(
+            f"Cannot update a session's model: the session was created with "
+            f"'{session.get('model')}'. Open a new session to use '{model}'.",
+            code="invalid_value",
+            param="session.model",
+        )
+    voice = _voice(checked)
+    if audio_produced and voice is not None and voice != _voice(session):
+        raise errors.ClientError(
+            "Cannot update a conversation's voice if assistant audio is present.",
+            code="cannot_update_voice",
+        )
     merged = copy.deepcopy(dict(session))
-    _merge(merged, update, "session")
+    _merge(merged, checked, "session")
     return merged
+
+
+def _pick(params: Mapping[str, Any], key: str, default: Any) -> Any:
+    """``params[key]`` unless absent or ``null``, else ``default``."""
+    value = params.get(key)
+    return default if value is None else value
+
+
+def response_config(
+    session: Mapping[str, Any], params: Mapping[str, Any], items: tuple[StoredItem, ...]
+) -> ResponseConfig:
+    """The settings of one response: ``response.create``'s checked ``response`` object over the
+    session's defaults (a field absent or ``null`` takes the session's value). ``items`` is the
+    response's input."""
+    audio_output = dict(session["audio"]["output"])
+    audio_output.pop("speed", None)
+    override = (params.get("audio") or {}).get("output") or {}
+    audio_output.update({key: value for key, value in override.items() if value is not None})
+    limit = _pick(params, "max_output_tokens", session.get("max_output_tokens"))
+    return ResponseConfig(
+        output_modalities=tuple(
+            _pick(params, "output_modalities", session.get("output_modalities")) or ["audio"]
+        ),
+        instructions=str(_pick(params, "instructions", session.get("instructions")) or ""),
+        tools=tuple(_pick(params, "tools", session.get("tools")) or ()),
+        tool_choice=_pick(params, "tool_choice", session.get("tool_choice")) or "auto",
+        max_output_tokens=limit or "inf",
+        metadata=params.get("metadata"),
+        audio_output=audio_output,
+        in_conversation=params.get("conversation") != "none",
+        items=items,
+        parallel_tool_calls=_pick(params, "parallel_tool_calls", session.get("parallel_tool_calls"))
+        is not False,
+    )

@@ -28,6 +28,7 @@ from rxrealtime.sinks._notebook import DisplayState, NotebookDisplay, TextView, 
 from rxrealtime.sinks._recorder import FORMAT_VERSION, Recorder, RecordingTransport, scrub
 from rxrealtime.sinks._text import TextPrinter
 from rxrealtime.sinks._wav import WavFile, WavWriter
+from rxrealtime.sinks.redis import PublisherStatistics, RedisPublisher
 from rxrealtime.sinks.tool_runner import (
     EventSender,
     SessionLike,
@@ -45,8 +46,10 @@ __all__ = [
     "EventLogger",
     "EventSender",
     "NotebookDisplay",
+    "PublisherStatistics",
     "Recorder",
     "RecordingTransport",
+    "RedisPublisher",
     "SessionLike",
     "TextPrinter",
     "TextView",

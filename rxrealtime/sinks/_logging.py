@@ -1,15 +1,23 @@
-"""``EventLogger``: events to the standard :mod:`logging` module, at a level per kind."""
+"""``EventLogger``: events to the standard :mod:`logging` module, at a level per kind.
+
+Secrets are masked exactly as the :class:`~rxrealtime.sinks.Recorder` masks them
+(:func:`rxrealtime.masking.scrub`), and always *before* long strings are truncated, so no part of
+a secret survives near a cut.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import os
+import traceback
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
 from reactivex import Observer
 
 from rxrealtime import events as ev
+from rxrealtime.masking import ordered_secrets, redact, scrub
 
 __all__ = ["EventLogger", "default_level", "summarize"]
 
@@ -53,18 +61,21 @@ def _elide(value: Any, *, audio_delta: bool) -> Any:
     return value
 
 
-def summarize(event: ev.ServerEvent) -> str:
+def summarize(event: ev.ServerEvent, secrets: Iterable[str | None] = ()) -> str:
     """One line describing ``event``: its wire fields as compact JSON, audio payloads elided.
 
-    Base64 audio (output audio deltas, ``audio`` fields of items) becomes ``<N chars of base64
-    audio>``; other strings longer than 500 characters are truncated; the ``type`` is left out
-    (log lines carry it in front).
+    Secrets are masked first, as the recorder masks them (each of ``secrets`` anywhere in a
+    string, credential-named fields and ``Bearer …`` strings whole). Then base64 audio (output
+    audio deltas, ``audio`` fields of items) becomes ``<N chars of base64 audio>`` and other
+    strings longer than 500 characters are truncated; the ``type`` is left out (log lines carry
+    it in front).
     """
     if isinstance(event, ev.InvalidEvent):
         raw = event.raw if isinstance(event.raw, str) else repr(event.raw)
-        return f"{event.error}: {_elide(raw, audio_delta=False)}"
+        error = redact(event.error, secrets)
+        return f"{error}: {_elide(scrub(raw, secrets), audio_delta=False)}"
     wire = ev.to_dict(event)
-    body = {key: item for key, item in wire.items() if key != "type"}
+    body = scrub({key: item for key, item in wire.items() if key != "type"}, secrets)
     elided = _elide(body, audio_delta=isinstance(event, ev.ResponseOutputAudioDelta))
     return orjson.dumps(elided, default=str).decode()
 
@@ -72,13 +83,14 @@ def summarize(event: ev.ServerEvent) -> str:
 class _Summary:
     """Defers :func:`summarize` until a handler actually formats the record."""
 
-    __slots__ = ("_event",)
+    __slots__ = ("_event", "_secrets")
 
-    def __init__(self, event: ev.ServerEvent) -> None:
+    def __init__(self, event: ev.ServerEvent, secrets: tuple[str, ...]) -> None:
         self._event = event
+        self._secrets = secrets
 
     def __str__(self) -> str:
-        return summarize(self._event)
+        return summarize(self._event, self._secrets)
 
 
 class EventLogger(Observer[ev.ServerEvent]):
@@ -88,7 +100,12 @@ class EventLogger(Observer[ev.ServerEvent]):
     level comes from ``level`` (default :func:`default_level`), and the event itself is attached
     to the record as ``record.rx_event`` for structured handlers. Events below the logger's
     effective level cost one ``isEnabledFor`` check. The stream failing is logged at ERROR
-    with the exception; completing at INFO.
+    with the exception (its traceback as masked text instead when it mentions a secret);
+    completing at INFO.
+
+    Secrets: each of ``secrets`` (and the value of ``OPENAI_API_KEY`` unless
+    ``scrub_env=False``) is masked in every message, as the recorder masks it, before any
+    truncation; :meth:`add_secrets` adds more later.
 
     Threads: ``on_next`` runs on the caller's thread (the event loop's for a live session);
     handlers run there too, as with any ``logging`` call.
@@ -99,10 +116,18 @@ class EventLogger(Observer[ev.ServerEvent]):
         logger: logging.Logger | str = "rxrealtime.events",
         *,
         level: Callable[[ev.ServerEvent], int] = default_level,
+        secrets: Iterable[str | None] = (),
+        scrub_env: bool = True,
     ) -> None:
         super().__init__()
         self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
         self._level = level
+        env_key = os.environ.get("OPENAI_API_KEY") if scrub_env else None
+        self._secrets = ordered_secrets([*secrets, env_key])
+
+    def add_secrets(self, secrets: Iterable[str | None]) -> None:
+        """Also mask ``secrets`` in every message logged from now on."""
+        self._secrets = ordered_secrets([*secrets, *self._secrets])
 
     def _on_next_core(self, value: ev.ServerEvent) -> None:
         level = self._level(value)
@@ -111,7 +136,7 @@ class EventLogger(Observer[ev.ServerEvent]):
                 level,
                 "%s %s",
                 value.type or type(value).__name__,
-                _Summary(value),
+                _Summary(value, self._secrets),
                 extra={"rx_event": value},
             )
 
@@ -119,4 +144,10 @@ class EventLogger(Observer[ev.ServerEvent]):
         self.logger.info("event stream completed")
 
     def _on_error_core(self, error: Exception) -> None:
-        self.logger.error("event stream failed: %s", error, exc_info=error)
+        trace = "".join(traceback.format_exception(error))
+        masked = redact(trace, self._secrets)
+        if masked == trace:
+            self.logger.error("event stream failed: %s", error, exc_info=error)
+        else:  # the traceback would show a secret: log its masked text instead of exc_info
+            message = redact(str(error), self._secrets)
+            self.logger.error("event stream failed: %s\n%s", message, masked.rstrip())

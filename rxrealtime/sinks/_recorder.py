@@ -1,28 +1,7 @@
 """``Recorder``: both directions of a session, one timestamped JSON object per line.
 
-Recording format (JSON Lines, UTF-8, one object per line, ``"\\n"``-terminated)
----------------------------------------------------------------------------------
-
-The first line is a header::
-
-    {"rxrealtime_recording": 1, "started_at": <unix time, float>, "meta": {...}}
-
-Every frame is then one record::
-
-    {"t": <seconds since the recorder started, float>, "ts": <unix time, float>,
-     "dir": "in" | "out", "event": <the wire dict>}
-
-``"in"`` is a server event, ``"out"`` a client event, ``"event"`` exactly what went over the
-wire (the event layer's ``to_dict``). A frame that is not a JSON value, and any frame that
-decoded to an ``InvalidEvent``, is kept verbatim: ``"raw": <text>`` instead of ``"event"``, or
-``"raw_base64": <base64>`` for a binary (or non-UTF-8) frame. When the stream ends, a last
-record says how::
-
-    {"t": ..., "ts": ..., "dir": "end", "reason": "completed" | "error" | "closed",
-     "error": <message> | null}
-
-:func:`rxrealtime.replay.replay` reads this format (and plain JSONL with one server event per
-line). Readers skip records whose ``dir`` they do not know, so later versions may add kinds.
+The format (a header line, one record per frame, an ``"end"`` record) is defined, written and
+parsed by :mod:`rxrealtime.recording`; :func:`rxrealtime.replay.replay` reads it back.
 
 Guarantees
 ----------
@@ -30,10 +9,11 @@ Guarantees
 * **Flushed line by line.** Each record is written with a single ``write`` of a complete line,
   then flushed to the operating system, so a crash loses at most the frame in flight and a
   reader can follow the file while it is written (``fsync=True`` also survives power loss).
-* **No secrets.** Every string (keys and values, at any depth) has each configured secret
-  replaced by ``***``; the values of ``Authorization``/``api_key``-like keys and any
-  ``Bearer …`` string are masked whole. The ``OPENAI_API_KEY`` environment variable's value is
-  a secret unless ``scrub_env=False``.
+* **No secrets.** Every record is scrubbed by :func:`rxrealtime.masking.scrub` (the one masking
+  implementation): each configured secret in any string (keys and values, at any depth) becomes
+  ``***``; the values of ``Authorization``/``api_key``-like keys and any ``Bearer …`` string
+  are masked whole. The ``OPENAI_API_KEY`` environment variable's value is a secret unless
+  ``scrub_env=False``.
 * **Threads.** ``on_next``/``record_in``/``record_out`` run on the caller's thread (the event
   loop's thread for a live session): each is one small buffered write plus a flush, so the
   recorder is safe to run inline on the loop. A lock makes concurrent calls from other threads
@@ -43,7 +23,6 @@ Guarantees
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 import time
@@ -51,80 +30,22 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
 from reactivex import Observer
 
 from rxrealtime import events as ev
-from rxrealtime.errors import redact
+from rxrealtime.masking import ordered_secrets
+from rxrealtime.recording import (
+    FORMAT_VERSION,
+    HEADER_KEY,
+    encode_line,
+    end_record,
+    frame_record,
+    header_record,
+    scrub,
+)
 from rxrealtime.transport import FrameTransport, TransportClosed
 
 __all__ = ["FORMAT_VERSION", "HEADER_KEY", "Recorder", "RecordingTransport", "scrub"]
-
-FORMAT_VERSION = 1
-"""The value of the header's ``rxrealtime_recording`` key written by this version."""
-
-HEADER_KEY = "rxrealtime_recording"
-"""The key that marks a recording's header line."""
-
-_MASK = "***"
-_SECRET_KEYS = frozenset(
-    {"authorization", "proxy-authorization", "api_key", "api-key", "apikey", "x-api-key"}
-)
-
-
-def scrub(value: Any, secrets: Iterable[str | None]) -> Any:
-    """A copy of the JSON-like ``value`` with secrets masked (see the module guarantees)."""
-    return _scrub(value, _ordered(secrets))
-
-
-def _ordered(secrets: Iterable[str | None]) -> list[str]:
-    """Distinct non-empty secrets, longest first (so one containing another is masked whole)."""
-    return sorted({secret for secret in secrets if secret}, key=len, reverse=True)
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        if value[:7].lower() == "bearer ":
-            return "Bearer " + _MASK
-        return redact(value, secrets) if secrets else value
-    if isinstance(value, Mapping):
-        return {
-            _scrub(str(key), secrets): (
-                _MASK if str(key).lower() in _SECRET_KEYS else _scrub(item, secrets)
-            )
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [_scrub(item, secrets) for item in value]
-    return value
-
-
-def _wire(frame: object) -> tuple[str, Any]:
-    """The record field (``event``/``raw``/``raw_base64``) and value for one frame."""
-    if isinstance(frame, bytes | bytearray | memoryview):
-        data = bytes(frame)
-        try:
-            return _wire(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            return "raw_base64", base64.b64encode(data).decode("ascii")
-    if isinstance(frame, str):
-        try:
-            return "event", orjson.loads(frame)
-        except orjson.JSONDecodeError:
-            return "raw", frame
-    if isinstance(frame, ev.InvalidEvent):
-        # Verbatim, so a replay decodes exactly the same InvalidEvent.
-        raw = frame.raw
-        if isinstance(raw, str):
-            return "raw", raw
-        if isinstance(raw, bytes):
-            return "raw_base64", base64.b64encode(raw).decode("ascii")
-        return "event", raw
-    if isinstance(frame, ev.ServerEvent | ev.ClientEvent):
-        return "event", ev.to_dict(frame)
-    if isinstance(frame, Mapping):
-        return "event", dict(frame)
-    raise TypeError(f"cannot record a {type(frame).__name__}; expected an event, dict or frame")
 
 
 class Recorder(Observer[ev.ServerEvent]):
@@ -157,7 +78,7 @@ class Recorder(Observer[ev.ServerEvent]):
     ) -> None:
         super().__init__()
         env_key = os.environ.get("OPENAI_API_KEY") if scrub_env else None
-        self._secrets = _ordered([*secrets, env_key])
+        self._secrets = ordered_secrets([*secrets, env_key])
         self._fsync = fsync
         self._clock = clock
         self._lock = threading.Lock()
@@ -166,10 +87,7 @@ class Recorder(Observer[ev.ServerEvent]):
         """Frames recorded so far (the header and the end record are not counted)."""
         self._file: BinaryIO | None = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         self._start = clock()
-        header: dict[str, Any] = {HEADER_KEY: FORMAT_VERSION, "started_at": time.time()}
-        if meta:
-            header["meta"] = dict(meta)
-        self._write(header)
+        self._write(header_record(time.time(), meta))
 
     @property
     def closed(self) -> bool:
@@ -178,7 +96,7 @@ class Recorder(Observer[ev.ServerEvent]):
 
     def add_secrets(self, secrets: Iterable[str | None]) -> None:
         """Also mask ``secrets`` in every record written from now on."""
-        self._secrets = _ordered([*secrets, *self._secrets])
+        self._secrets = ordered_secrets([*secrets, *self._secrets])
 
     def wrap(self, transport: FrameTransport) -> RecordingTransport:
         """A transport that records every raw frame ``transport`` receives and sends."""
@@ -192,9 +110,12 @@ class Recorder(Observer[ev.ServerEvent]):
         """Record a frame sent to the server: its encoded text, or the client event / dict."""
         self._record("out", frame)
 
-    def close(self) -> None:
-        """Write the ``"end"`` record (reason ``"closed"``) and close the file; idempotent."""
-        self._end("closed", None)
+    def close(self, reason: str = "closed", error: str | None = None) -> None:
+        """Write the ``"end"`` record and close the file; idempotent (once ended, a later call
+        writes nothing). ``reason`` (default ``"closed"``) and ``error`` say how the stream
+        ended, for an owner that knows better than the transport (``"interrupted"`` after
+        Ctrl-C, ``"error"`` with the message of a failure of its own)."""
+        self._end(reason, error)
 
     def dispose(self) -> None:
         super().dispose()
@@ -218,35 +139,20 @@ class Recorder(Observer[ev.ServerEvent]):
     def _record(self, direction: str, frame: object) -> None:
         if self._file is None:
             return
-        field, value = _wire(frame)
-        now = self._clock()
-        self._write(
-            {"t": round(now - self._start, 6), "ts": time.time(), "dir": direction, field: value},
-            count=True,
-        )
+        record = frame_record(direction, frame, t=self._clock() - self._start, ts=time.time())
+        self._write(record, count=True)
 
     def _end(self, reason: str, error: str | None) -> None:
         if self._file is None:
             return
-        now = self._clock()
-        self._write(
-            {
-                "t": round(now - self._start, 6),
-                "ts": time.time(),
-                "dir": "end",
-                "reason": reason,
-                "error": error,
-            }
-        )
+        self._write(end_record(reason, error, t=self._clock() - self._start, ts=time.time()))
         with self._lock:
             file, self._file = self._file, None
         if file is not None:
             file.close()
 
     def _write(self, record: dict[str, Any], *, count: bool = False) -> None:
-        line = orjson.dumps(
-            _scrub(record, self._secrets), default=str, option=orjson.OPT_APPEND_NEWLINE
-        )
+        line = encode_line(record, self._secrets)
         with self._lock:
             if self._file is None:
                 return

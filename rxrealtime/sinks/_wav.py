@@ -14,16 +14,12 @@ import attrs
 from reactivex import Observer
 
 from rxrealtime import events as ev
-from rxrealtime import g711
-from rxrealtime.operators._audio_format import AudioFormat
-from rxrealtime.operators._output_format import OutputFormatTracker
+from rxrealtime.audio import PCM16, AudioFormat, g711
+from rxrealtime.operators import OutputFormatTracker
 
 __all__ = ["WavFile", "WavWriter"]
 
 _log = logging.getLogger("rxrealtime.sinks")
-
-_LAWS: dict[str, g711.Law] = {"audio/pcmu": "ulaw", "audio/pcma": "alaw"}
-
 
 @attrs.frozen
 class WavFile:
@@ -33,7 +29,7 @@ class WavFile:
     path: Path
     response_id: str | None
     frames: int
-    sample_rate: int = 24000
+    sample_rate: int = PCM16.sample_rate
 
 
 class _OpenFile:
@@ -75,18 +71,18 @@ class WavWriter(Observer[ev.ServerEvent]):
 
     Every file is standard PCM16 (16-bit signed little-endian) mono WAV. The deltas' format
     follows the stream, with the same rule as :func:`~rxrealtime.operators.audio_chunks`
-    (:class:`~rxrealtime.operators._output_format.OutputFormatTracker`): PCM16 at 24 kHz until
+    (:class:`~rxrealtime.operators.OutputFormatTracker`): PCM16 at 24 kHz until
     ``session.created``/``session.updated`` announces ``audio.output.format`` (beta:
     ``output_audio_format``); a ``response.created`` announcing its own format overrides it for
     that response's audio; a response keeps the format in force when it was created. The
     announcements must reach the writer: subscribe it before ``session.created``, or pin the
-    format with ``format=`` (an :class:`~rxrealtime.operators.AudioFormat` such as
-    ``ops.PCMU``; announcements are then ignored).
+    format with ``format=`` (an :class:`~rxrealtime.audio.AudioFormat` such as
+    ``rr.audio.PCMU``; announcements are then ignored).
 
     * ``audio/pcm``: written as is, at the format's rate (24 kHz), or at ``sample_rate`` if
       given (it only labels the header; nothing is resampled).
     * ``audio/pcmu`` / ``audio/pcma`` (G.711): each byte is decoded to one PCM16 sample
-      (:mod:`rxrealtime.g711`, bit-exact with ``audioop.ulaw2lin``/``alaw2lin``) and the file
+      (:mod:`rxrealtime.audio.g711`, bit-exact with ``audioop.ulaw2lin``/``alaw2lin``) and the file
       is written at the format's rate, 8 kHz, whatever ``sample_rate`` says.
 
     ``path`` is a template formatted with ``{response_id}`` and ``{index}`` (0, 1, … in the
@@ -180,7 +176,7 @@ class WavWriter(Observer[ev.ServerEvent]):
                 )
                 return
             fmt = self._formats.format_for(value.response_id)
-            law = _LAWS.get(fmt.type)
+            law = fmt.law
             rate = self._sample_rate if law is None and self._sample_rate else fmt.sample_rate
             self._file_for(value.response_id, rate).write(audio, law)
         elif isinstance(value, ev.ResponseDone) and self._per == "response":

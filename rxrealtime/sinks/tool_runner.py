@@ -25,8 +25,13 @@ from reactivex import Observable
 from reactivex.abc import DisposableBase
 
 from rxrealtime import events as ev
-from rxrealtime.operators import AudioFormat, PlaybackPosition, ToolCall, barge_in
-from rxrealtime.operators._tool_calls import ToolCallAssembler
+from rxrealtime.operators import (
+    AudioFormat,
+    PlaybackPosition,
+    ToolCall,
+    ToolCallAssembler,
+    barge_in,
+)
 
 __all__ = [
     "EventSender",

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import pty
+import select
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import attrs
@@ -38,7 +43,18 @@ class Result:
             assert problem not in self.stderr, self.stderr
 
 
-def _env(extra: dict[str, str] | None) -> dict[str, str]:
+def sent_texts(recording: Path) -> list[str]:
+    """The user texts a recording says the client sent (``conversation.item.create``)."""
+    texts = []
+    for line in recording.read_text().splitlines()[1:]:
+        record = json.loads(line)
+        event = record.get("event") or {}
+        if record["dir"] == "out" and event.get("type") == "conversation.item.create":
+            texts += [part["text"] for part in event["item"]["content"]]
+    return texts
+
+
+def cli_env(extra: dict[str, str] | None) -> dict[str, str]:
     """The test's environment without any OpenAI settings (so no test can reach the network),
     plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
@@ -47,7 +63,7 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-def _argv(args: tuple[str | Path, ...]) -> list[str]:
+def cli_argv(args: tuple[str | Path, ...]) -> list[str]:
     # -X dev: show ResourceWarnings, unawaited coroutines and asyncio debug reports on stderr.
     return [sys.executable, "-X", "dev", "-m", "rxrealtime", *map(str, args)]
 
@@ -60,12 +76,12 @@ def run_cli(
 ) -> Result:
     """Run the command line to completion (blocking: only when no server runs on this loop)."""
     done = subprocess.run(
-        _argv(args),
+        cli_argv(args),
         input=stdin,
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
-        env=_env(env),
+        env=cli_env(env),
         cwd=cwd,
     )
     return Result(done.returncode, done.stdout, done.stderr)
@@ -80,11 +96,11 @@ async def arun_cli(
     """Like :func:`run_cli`, without blocking the event loop (an in-process server keeps
     serving while the subprocess talks to it)."""
     process = await asyncio.create_subprocess_exec(
-        *_argv(args),
+        *cli_argv(args),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(env),
+        env=cli_env(env),
         cwd=cwd,
     )
     try:
@@ -95,3 +111,76 @@ async def arun_cli(
         raise
     assert process.returncode is not None
     return Result(process.returncode, out.decode(), err.decode())
+
+
+class Terminal:
+    """``python -m rxrealtime ARGS`` with a pseudo-terminal as stdin and stdout (so it sees a
+    TTY and uses readline), stderr captured; type into it and wait for what it prints.
+
+    Waits are on output (``expect``), bounded by :data:`TIMEOUT`, never on the clock.
+    """
+
+    def __init__(self, *args: str | Path, env: dict[str, str] | None = None, cwd: Path) -> None:
+        self._master, self._slave = pty.openpty()
+        # Hermetic line editing: no user inputrc, a terminal type every readline knows.
+        extra = {"INPUTRC": os.devnull, "TERM": "xterm", **(env or {})}
+        self.process = subprocess.Popen(
+            cli_argv(args),
+            stdin=self._slave,
+            stdout=self._slave,
+            stderr=subprocess.PIPE,
+            env=cli_env(extra),
+            cwd=cwd,
+            start_new_session=True,  # a signal sent by the test reaches only this process
+        )
+        self.output = ""
+        """Everything the process wrote to the terminal so far (decoded)."""
+        self._seen = 0
+
+    def type(self, text: str) -> None:
+        os.write(self._master, text.encode())
+
+    def expect(self, text: str) -> str:
+        """Wait until ``text`` appears after the previous match; return the output from the
+        previous match up to and including it."""
+        deadline = time.monotonic() + TIMEOUT
+        while (found := self.output.find(text, self._seen)) < 0:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{text!r} never came; the terminal shows {self.output!r}"
+            ready, _, _ = select.select([self._master], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self._master, 4096)
+                except OSError:  # the process ended and closed the terminal
+                    chunk = b""
+                assert chunk, f"{text!r} never came; the terminal shows {self.output!r}"
+                self.output += chunk.decode(errors="replace")
+        start, self._seen = self._seen, found + len(text)
+        return self.output[start : self._seen]
+
+    def echoes(self) -> bool:
+        """Whether the terminal is in its normal mode (echo and line editing by the terminal),
+        as a shell expects to find it."""
+        lflag = termios.tcgetattr(self._slave)[3]
+        return bool(lflag & termios.ECHO and lflag & termios.ICANON)
+
+    def finish(self) -> Result:
+        """Wait for the process to end; its status, the rest of the terminal, stderr."""
+        _, stderr = self.process.communicate(timeout=TIMEOUT)
+        while select.select([self._master], [], [], 0)[0]:
+            try:
+                chunk = os.read(self._master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.output += chunk.decode(errors="replace")
+        return Result(self.process.returncode, self.output[self._seen :], stderr.decode())
+
+    def close(self) -> None:
+        """Kill the process if it still runs; close the terminal."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+        for fd in (self._master, self._slave):
+            os.close(fd)

@@ -9,9 +9,9 @@ import wave
 from pathlib import Path
 
 import pytest
-from cli_helpers import GREETING, Result, arun_cli, run_cli
+from cli_helpers import GREETING, ROOT, Result, arun_cli, run_cli
 
-from rxrealtime.demo import TEXT_PROMPT, TOOL_PROMPTS, VOICE_PROMPT, WAV_NAME
+from rxrealtime.cli.demo import TEXT_PROMPT, TOOL_PROMPTS, VOICE_PROMPT, WAV_NAME
 from rxrealtime.server import decode_tones, serve
 
 
@@ -136,3 +136,22 @@ async def test_with_a_key_the_same_script_runs_against_the_configured_endpoint(
     assert result.lines()[0] == f"rxrealtime demo: {server.base_url}, model gpt-realtime"
     assert f"assistant: {GREETING}" in result.lines()
     assert (tmp_path / WAV_NAME).exists()
+
+
+def _event_summary(lines: list[str]) -> list[str]:
+    """The ``events:`` line and the per-type counts under it."""
+    start = next(i for i, line in enumerate(lines) if line.startswith("events: "))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if not lines[i].startswith("  ")), len(lines)
+    )
+    return lines[start:end]
+
+
+def test_the_event_counts_do_not_depend_on_timing_and_are_the_readmes(
+    demo: tuple[Result, Path, float],
+) -> None:
+    # Counted once every response.done has had its rate_limits.updated, which the server
+    # sends shortly after it: the same 113 on every run, as the README shows.
+    shown = _event_summary(demo[0].lines())
+    assert "6 rate_limits.updated" in " ".join(shown)
+    assert shown == _event_summary((ROOT / "README.md").read_text().splitlines())

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import GREETING, Result, arun_cli, run_cli
 
+import rxrealtime
 from rxrealtime.server import RealtimeServer, serve
 
 KEY = "sk-cli-test-right-key-0123456789"
@@ -35,6 +36,13 @@ def assert_one_line_failure(result: Result, command: str, starts: str) -> str:
         (["replay", "x.jsonl", "--speed", "0"], "must be greater than 0, not 0"),
         (["replay", "x.jsonl", "--speed", "fast"], "not a number: 'fast'"),
         (["record", "x.jsonl", "dance"], "invalid choice: 'dance'"),
+        (["serve", "--port", "99999"], "argument --port: must be between 0 and 65535, not 99999"),
+        (["serve", "--port", "-1"], "argument --port: must be between 0 and 65535, not -1"),
+        (["serve", "--port", "http"], "argument --port: not a port number: 'http'"),
+        (["serve", "--require-key"], "argument --require-key: expected one argument"),
+        (["serve", "--fast", "--realtime"], "not allowed with argument --fast"),
+        (["serve", "extra"], "unrecognized arguments: extra"),
+        (["chat", "--record"], "argument --record: expected one argument"),
     ],
 )
 def test_bad_arguments_exit_2_with_usage(args: list[str], complaint: str) -> None:
@@ -43,6 +51,44 @@ def test_bad_arguments_exit_2_with_usage(args: list[str], complaint: str) -> Non
     assert "usage: rxrealtime" in result.stderr
     assert complaint in result.stderr
     assert result.stdout == ""
+    result.assert_clean()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["demo", "--bogus"],
+        ["serve", "--port", "99999"],
+        ["chat", "--nope"],
+        ["replay", "x.jsonl", "--only"],
+        ["record", "x.jsonl", "chat", "--bogus"],
+    ],
+)
+def test_a_sub_commands_error_shows_that_sub_commands_usage(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: rxrealtime {args[0]} "), result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"rxrealtime {args[0]}: error: ")
+
+
+def test_a_top_level_error_shows_the_top_level_usage() -> None:
+    result = run_cli("--bogus", "demo")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: rxrealtime [-h] [--version] COMMAND ...")
+    assert "unrecognized arguments: --bogus" in result.stderr
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"rxrealtime {rxrealtime.__version__}\n"
+    assert result.stderr == ""
+
+
+def test_serve_on_an_address_that_is_not_here_is_one_line_and_exit_1() -> None:
+    result = run_cli("serve", "--host", "192.0.2.1", "--port", "0")  # TEST-NET-1: not ours
+    assert result.stdout == ""
+    assert_one_line_failure(result, "serve", "cannot listen on 192.0.2.1:0: ")
 
 
 @pytest.mark.parametrize("command", ["demo", "chat"])

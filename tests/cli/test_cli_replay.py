@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import CONVERSATION_PREFIXES, GREETING, PLAIN_FIXTURE, Result, run_cli
+from cli_helpers import CONVERSATION_PREFIXES, GREETING, PLAIN_FIXTURE, ROOT, Result, run_cli
 
-from rxrealtime.demo import WAV_NAME
+from rxrealtime.cli.demo import WAV_NAME
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,62 @@ def test_plain_server_events_have_no_tool_calls_and_list_every_event(plain: Path
     events = run_cli("replay", plain, "--only", "events").lines()
     assert len(events) == len(plain.read_text().splitlines())
     assert events[0] == "in   response.created"
+
+
+def _wav(path: Path) -> Path:
+    import wave
+
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(24000)
+        wav.writeframes(bytes(range(256)) * 64)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("what", "why"),
+    [
+        ("empty", "the file is empty"),
+        ("blank", "the file is empty"),
+        ("wav", "no line is a JSON event or a recording's record"),
+        ("readme", "no line is a JSON event or a recording's record"),
+        ("random", "no line is a JSON event or a recording's record"),
+        ("json", "no line is a JSON event or a recording's record"),
+    ],
+)
+def test_a_file_that_is_not_a_recording_is_one_line_and_exit_1(
+    tmp_path: Path, what: str, why: str
+) -> None:
+    path = tmp_path / f"{what}.jsonl"
+    if what == "wav":
+        _wav(path)
+    elif what == "readme":
+        shutil.copy(ROOT / "README.md", path)
+    elif what == "random":
+        path.write_bytes(random.Random(18).randbytes(8192))
+    elif what == "json":
+        path.write_text('{"name": "rxrealtime", "version": 1}\n[1, 2]\n"text"\n')
+    else:
+        path.write_text("" if what == "empty" else "\n  \n\n")
+    for only in (None, "events"):
+        result = run_cli("replay", path, *(["--only", only] if only else []))
+        assert result.returncode == 1, result.stdout
+        assert result.stdout == ""
+        result.assert_clean()
+        assert result.stderr == f"rxrealtime replay: {path} is not a recording: {why}\n"
+
+
+def test_a_recording_with_a_few_broken_lines_replays_them_as_invalid_frames(
+    recorded_demo: tuple[Result, Path], tmp_path: Path
+) -> None:
+    live, original = recorded_demo
+    lines = original.read_text().splitlines()
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("\n".join([lines[0], "not json", *lines[1:], '{"dir": "in"', "]"]) + "\n")
+    replayed = run_cli("replay", damaged, "--only", "events")
+    assert replayed.returncode == 0, replayed.stderr
+    invalid = [line for line in replayed.lines() if "(invalid frame" in line]
+    assert len(invalid) == 3
+    text = run_cli("replay", damaged, "--only", "text")
+    assert text.lines() == live.lines("you: ", "assistant: ")

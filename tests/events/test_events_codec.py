@@ -1,4 +1,8 @@
-"""decode/encode/to_dict: the leniency policy, error messages, round trips, the real capture."""
+"""decode/encode/to_dict: the decoding policy, error messages, round trips, the real capture.
+
+The policy's properties over every class are in ``test_events_policy.py``; these are the worked
+examples.
+"""
 
 from __future__ import annotations
 
@@ -66,7 +70,7 @@ def test_an_unknown_type_is_kept_whole() -> None:
     assert ev.to_dict(event) == raw
 
 
-# -- known types: the strict top level ---------------------------------------------------------
+# -- known types: required fields hold, at every depth -----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -104,9 +108,60 @@ def test_optional_top_level_fields_may_be_absent_or_null() -> None:
     event = decode(beta_done)  # beta has no ``name``
     assert isinstance(event, ev.ResponseFunctionCallArgumentsDone)
     assert event.name is None
-    added = decode({"type": "conversation.item.added", "event_id": "e", "previous_item_id": None})
+    item = {"type": "message", "role": "user", "content": []}
+    added = decode({"type": "conversation.item.added", "event_id": "e", "previous_item_id": None,
+                    "item": item})
     assert isinstance(added, ev.ConversationItemAdded)
-    assert added.previous_item_id is None and added.item is None
+    assert added.previous_item_id is None and added.item == ev.UserMessage(content=())
+    dtmf = decode({"type": "input_audio_buffer.dtmf_event_received", "event": "9",
+                   "received_at": 1})
+    assert isinstance(dtmf, ev.InputAudioBufferDtmfEventReceived)  # the one without event_id
+    assert dtmf.event_id is None
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        ({"type": "response.done", "event_id": "e", "response": 5},
+         "response.done: field 'response' must be an object, got an integer 5"),
+        ({"type": "response.done", "event_id": "e", "response": "[Object]"},
+         "field 'response' must be an object, got a string '[Object]'"),
+        ({"type": "response.done", "event_id": "e", "response": []},
+         "field 'response' must be an object, got an array []"),
+        ({"type": "response.done", "event_id": "e"},
+         "response.done: required field 'response' is missing"),
+        ({"type": "response.done", "event_id": "e", "response": None},
+         "response.done: required field 'response' is null"),
+        ({"type": "response.done", "response": {}},
+         "response.done: required field 'event_id' is missing"),
+        ({"type": "error", "event_id": "e", "error": {"type": "server_error"}},
+         "error: required field 'error.message' is missing"),
+        ({"type": "conversation.item.done", "event_id": "e",
+          "item": {"type": "function_call", "name": "f", "arguments": 7}},
+         "field 'item.arguments' must be a string, got an integer 7"),
+        ({"type": "conversation.item.done", "event_id": "e",
+          "item": {"type": "message", "role": "assistant", "content": [{}, "[Object]"]}},
+         "field 'item.content[1]' must be an object, got a string '[Object]'"),
+        ({"type": "conversation.item.done", "event_id": "e",
+          "item": {"type": "mcp_list_tools", "id": "m", "server_label": "docs",
+                   "tools": [{"name": "a", "input_schema": {}}, {"name": "b"}]}},
+         "required field 'item.tools[1].input_schema' is missing"),
+        ({"type": "rate_limits.updated", "event_id": "e", "rate_limits": {"name": "tokens"}},
+         "field 'rate_limits' must be an array, got an object"),
+        ({"type": "conversation.item.input_audio_transcription.failed", "event_id": "e",
+          "item_id": "i", "content_index": 0, "error": "oops"},
+         "field 'error' must be an object, got a string 'oops'"),
+    ],
+)
+def test_a_broken_required_field_at_any_depth_gives_an_invalid_event(
+    frame: dict[str, Any], message: str
+) -> None:
+    text = json.dumps(frame)
+    event = ev.decode(text)
+    assert type(event) is ev.InvalidEvent
+    assert event.type == frame["type"] and event.raw == text
+    assert message in event.error
+    assert ev.to_dict(event) == frame
 
 
 def test_numbers_are_floats_where_the_protocol_says_number() -> None:
@@ -129,16 +184,17 @@ def test_error_event() -> None:
     )
 
 
-# -- known types: the lenient nested level -----------------------------------------------------
+# -- known types: optional fields that do not fit are None, kept in extra -----------------------
 
 
-def test_truncated_objects_in_the_real_capture_are_kept_in_extra() -> None:
+def test_the_real_capture_keeps_truncated_optional_objects_in_extra() -> None:
+    """A third-party dump of a live beta response, with deep objects printed as "[Object]"."""
     lines = CAPTURE.read_text().splitlines()
     events = [ev.decode(line) for line in lines]
-    assert not [e for e in events if isinstance(e, ev.InvalidEvent | ev.UnknownEvent)]
+    assert not [e for e in events if isinstance(e, ev.UnknownEvent)]
     done = events[-1]
-    assert isinstance(done, ev.ResponseDone) and done.response is not None
-    usage = done.response.usage
+    assert isinstance(done, ev.ResponseDone)
+    usage = done.response.usage  # optional resources: what fits is typed, the rest kept
     assert usage is not None and (usage.total_tokens, usage.input_tokens) == (151, 72)
     assert usage.input_token_details is None
     assert usage.extra == {"input_token_details": "[Object]", "output_token_details": "[Object]"}
@@ -147,12 +203,16 @@ def test_truncated_objects_in_the_real_capture_are_kept_in_extra() -> None:
     # beta response fields are reachable too
     assert done.response.extra["modalities"] == ["text"]
     assert done.response.extra["temperature"] == 0.8
-    item_done = events[-2]
-    assert isinstance(item_done, ev.ResponseOutputItemDone)
-    assert isinstance(item_done.item, ev.AssistantMessage)
-    assert item_done.item.content is None and item_done.item.extra == {"content": ["[Object]"]}
+    # a message's content is required: a message whose parts are "[Object]" is not a message
+    (invalid,) = [e for e in events if isinstance(e, ev.InvalidEvent)]
+    assert invalid is events[-2] and invalid.type == "response.output_item.done"
+    assert invalid.error == (
+        "response.output_item.done: field 'item.content[0]' must be an object, "
+        "got a string '[Object]'"
+    )
     for line, event in zip(lines, events, strict=True):
-        assert ev.to_dict(event) == strip_nulls(json.loads(line))
+        assert ev.to_dict(event) == (json.loads(line) if event is invalid
+                                     else strip_nulls(json.loads(line)))
 
 
 def test_capture_deltas_concatenate_to_the_done_text() -> None:
@@ -167,16 +227,27 @@ def test_capture_deltas_concatenate_to_the_done_text() -> None:
     assert part.part.text == done.text
 
 
-@pytest.mark.parametrize(
-    ("value", "field"),
-    [("[Object]", "response"), ([], "response"), (5, "response"), (True, "response")],
-)
-def test_a_nested_resource_that_does_not_fit_is_none_and_kept(value: Any, field: str) -> None:
-    frame = {"type": "response.done", "event_id": "e", field: value}
+@pytest.mark.parametrize("value", [[], 5, True, {"id": 3}, {"name": "marin"}])
+def test_an_optional_resource_that_does_not_fit_is_none_and_kept(value: Any) -> None:
+    frame = {"type": "session.updated", "event_id": "e", "session": {
+        "type": "realtime", "audio": {"output": {"voice": value, "speed": 1.0}}}}
     event = decode(frame)
-    assert isinstance(event, ev.ResponseDone)
-    assert event.response is None
-    assert event.extra == {field: value}
+    assert isinstance(event, ev.SessionUpdated)
+    assert isinstance(event.session, ev.RealtimeSessionConfig)
+    assert event.session.audio is not None and event.session.audio.output is not None
+    output = event.session.audio.output
+    assert output.voice is None and output.speed == 1.0
+    assert output.extra == {"voice": value}
+    assert ev.to_dict(event) == frame
+
+
+def test_optional_top_level_fields_that_do_not_fit_are_kept_too() -> None:
+    frame = {**DELTA, "type": "response.function_call_arguments.done", "call_id": "c1",
+             "arguments": "{}", "name": 5}
+    del frame["delta"]
+    event = decode(frame)
+    assert isinstance(event, ev.ResponseFunctionCallArgumentsDone)
+    assert event.name is None and event.extra == {"content_index": 0, "name": 5}
     assert ev.to_dict(event) == frame
 
 
@@ -185,8 +256,9 @@ def test_one_bad_value_inside_a_resource_costs_only_that_field() -> None:
         "id": "r1", "status": 3, "usage": {"total_tokens": "many", "input_tokens": 4},
         "output": [{"type": "message", "role": "assistant", "content": [
             {"type": "output_text", "text": "hi"}]}, "[Object]"],
+        "status_details": {"type": "failed", "error": {"code": "rate_limited"}},
     }})
-    assert isinstance(event, ev.ResponseDone) and event.response is not None
+    assert isinstance(event, ev.ResponseDone)
     response = event.response
     assert response.id == "r1"
     assert response.status is None and response.extra["status"] == 3
@@ -194,6 +266,9 @@ def test_one_bad_value_inside_a_resource_costs_only_that_field() -> None:
     # a list with an element of the wrong kind is kept whole, as received
     assert response.output is None
     assert response.extra["output"][1] == "[Object]"
+    # a response's error promises no field (unlike an ``error`` event's)
+    assert response.status_details == ev.ResponseStatusDetails(
+        type="failed", error=ev.ErrorDetails(code="rate_limited"))
 
 
 def test_unknown_items_parts_and_enum_values_stay_reachable() -> None:
@@ -300,7 +375,13 @@ def test_server_events_can_be_built_directly() -> None:
         response_id="r", item_id="i", output_index=0, content_index=0, delta="AAAA"
     )
     assert event.type == "response.output_audio.delta" and event.event_id is None
-    assert ev.decode(ev.encode(event)) == event
+    # a frame must carry an event_id (the protocol requires one), so decoding needs it
+    without_id = ev.decode(ev.encode(event))
+    assert isinstance(without_id, ev.InvalidEvent) and "'event_id' is missing" in without_id.error
+    with_id = attrs.evolve(event, event_id="e1")
+    assert ev.decode(ev.encode(with_id)) == with_id
+    done = ev.ResponseDone(event_id="e2", response=ev.Response(id="r", status="completed"))
+    assert ev.decode(ev.encode(done)) == done
 
 
 # -- encode -------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from events_support import (
 )
 
 from rxrealtime import events as ev
+from rxrealtime.events._convert import families
 
 realtime = pytest.importorskip("openai.types.realtime")
 
@@ -129,7 +130,7 @@ def test_nested_resources_are_typed() -> None:
     assert isinstance(done, ev.ResponseDone) and done.response is not None
     assert done.response.status == "failed"
     assert done.response.status_details is not None
-    assert done.response.status_details.error == ev.RealtimeError(
+    assert done.response.status_details.error == ev.ErrorDetails(
         type="server_error", code="internal", message="boom"
     )
     assert [type(item) for item in done.response.output or ()] == [
@@ -156,6 +157,84 @@ def test_nested_resources_are_typed() -> None:
     assert completed.usage == ev.TranscriptionUsageDuration(seconds=1.5)
     assert completed.logprobs == (ev.LogProb(token="Hej", logprob=-0.1, bytes=(72, 101, 106)),)
     assert completed.languages == (ev.TranscriptionLanguage(code="sv"),)
+
+
+# -- required fields: the SDK's, by behaviour --------------------------------------------------
+
+# Where the SDK requires a field and decoding does not (each documented in the codec's policy):
+# the kind of a nested object (a missing or unknown ``type``/``role`` gives the family's
+# fallback class), and two fields beta servers leave out (with everything inside them).
+BETA_LENIENT = {
+    ("response.function_call_arguments.done", "name"),
+    ("conversation.item.input_audio_transcription.completed", "usage"),
+}
+
+
+def _is_kind_key(event: ev.ServerEvent, path: tuple[Any, ...]) -> bool:
+    """Whether ``path`` is the dispatch key (``type``/``role``) of a nested object."""
+    owner: Any = event
+    for key in path[:-1]:
+        if isinstance(owner, dict):  # inside a free-form JSON value
+            return False
+        owner = owner[key] if isinstance(key, int) else getattr(owner, key)
+    return any(isinstance(owner, base) and key == path[-1] for base, (key, _) in families().items())
+
+
+def _member_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every object member's path in ``value`` (list elements are walked, not listed)."""
+    found: list[tuple[Any, ...]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.append((*prefix, key))
+            found += _member_paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _member_paths(item, (*prefix, i))
+    return found
+
+
+def _without(value: Any, path: tuple[Any, ...]) -> Any:
+    head, *rest = path
+    if isinstance(value, dict):
+        if not rest:
+            return {k: v for k, v in value.items() if k != head}
+        return {k: _without(v, tuple(rest)) if k == head else v for k, v in value.items()}
+    return [_without(v, tuple(rest)) if i == head else v for i, v in enumerate(value)]
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else key)
+    return text
+
+
+@pytest.mark.parametrize(("wire", "example"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
+def test_deleting_a_field_costs_the_event_exactly_when_the_sdk_requires_it(
+    wire: str, example: dict[str, Any]
+) -> None:
+    """For every member of every SDK-valid example: deleting it gives an InvalidEvent naming it
+    exactly when the SDK refuses the deletion of it and of each of its owners (an optional owner
+    absorbs the loss: it becomes ``None``, kept in ``extra``)."""
+    def sdk_requires(path: tuple[Any, ...]) -> bool:
+        return _sdk_valid(wire, _without(example, path)) is None
+
+    typed = ev.decode(json.dumps(example))
+    checked = 0
+    for path in _member_paths(example):
+        if path == ("type",):
+            continue
+        owners = [path[: i + 1] for i, key in enumerate(path) if isinstance(key, str)]
+        required = all(sdk_requires(owner) for owner in owners)
+        if (wire, path[0]) in BETA_LENIENT or _is_kind_key(typed, path):
+            required = False
+        event = ev.decode(json.dumps(_without(example, path)))
+        assert isinstance(event, ev.InvalidEvent) == required, (path, event)
+        if required:
+            assert isinstance(event, ev.InvalidEvent)
+            assert f"required field {_dotted(path)!r} is missing" in event.error
+        checked += 1
+    assert checked
 
 
 def test_usage_with_cached_token_details() -> None:

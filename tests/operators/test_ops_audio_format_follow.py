@@ -11,11 +11,13 @@ from reactivex.testing import ReactiveTest, TestScheduler
 
 from rxrealtime import events as ev
 from rxrealtime import operators as ops
-from rxrealtime.operators._audio_chunks import AudioDecoder
-from rxrealtime.operators._audio_format import announced_output_format
-from rxrealtime.operators._barge_in import BargeInDetector
-from rxrealtime.operators._output_format import OutputFormatTracker
-from rxrealtime.operators._rechunk import Rechunker
+from rxrealtime.operators import (
+    AudioDecoder,
+    BargeInDetector,
+    OutputFormatTracker,
+    Rechunker,
+    announced_output_format,
+)
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed

@@ -14,7 +14,6 @@ from rxrealtime import events as ev
 from rxrealtime import operators as ops
 from rxrealtime.scheduling import first
 from rxrealtime.server import decode_tones, serve
-from rxrealtime.server.g711 import PCMU
 from rxrealtime.session import connect
 
 pytestmark = pytest.mark.timeout(30)
@@ -85,5 +84,5 @@ async def test_operators_follow_a_session_update_to_pcmu() -> None:
             return sum(c.duration_ms for c in by_response[rid])
 
         assert duration(after) == pytest.approx(duration(before))  # same words, same length
-        spoken = PCMU.decode(b"".join(c.data for c in by_response[after]))
+        spoken = ops.PCMU.decode(b"".join(c.data for c in by_response[after]))
         assert decode_tones(spoken) == "hello! how can i help you today?"  # tones have no case

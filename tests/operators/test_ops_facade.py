@@ -43,6 +43,11 @@ RECORDS = {
     "PCMU",
     "PCMA",
     "parse_arguments",
+    "AudioDecoder",
+    "BargeInDetector",
+    "OutputFormatTracker",
+    "Rechunker",
+    "announced_output_format",
 }
 
 

@@ -22,7 +22,7 @@ from reactivex.testing import ReactiveTest, TestScheduler
 
 from rxrealtime import events as ev
 from rxrealtime import operators as ops
-from rxrealtime.operators._accumulate import Accumulator
+from rxrealtime.operators import Accumulator
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed

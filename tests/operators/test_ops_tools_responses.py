@@ -27,7 +27,7 @@ from reactivex.testing import ReactiveTest, TestScheduler
 
 from rxrealtime import events as ev
 from rxrealtime import operators as ops
-from rxrealtime.operators._tool_calls import ToolCallAssembler
+from rxrealtime.operators import ToolCallAssembler
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed

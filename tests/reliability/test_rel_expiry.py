@@ -3,8 +3,6 @@ reconnect continues the stream; planned recycling avoids the expiry altogether."
 
 from __future__ import annotations
 
-import asyncio
-
 from rel_helpers import Collector, server_mod
 
 import rxrealtime
@@ -26,7 +24,7 @@ async def test_without_reconnect_the_stream_errors_after_the_error_event() -> No
         rxrealtime.connect(base_url=server.base_url) as session,
     ):
         seen = Collector(session)
-        await seen.until_ended(limit=3.0)
+        await seen.until_ended()
         assert isinstance(seen.events[0], ev.SessionCreated)
         assert _expired(seen.events[-1]), [e.type for e in seen.events]
         assert seen.events[-1].error.message == REASON  # type: ignore[attr-defined]
@@ -44,7 +42,7 @@ async def test_reconnect_continues_the_same_stream() -> None:
         rxrealtime.connect(base_url=server.base_url, reconnect=policy) as session,
     ):
         seen = Collector(session)
-        await seen.until_count(ev.SessionCreated, 2, limit=3.0)
+        await seen.until_count(ev.SessionCreated, 2)
         assert seen.error is None and not seen.completed
         kinds = [type(e) for e in seen.events]
         marker_at = seen.index(rxrealtime.Reconnected)
@@ -59,16 +57,26 @@ async def test_reconnect_continues_the_same_stream() -> None:
         assert server.connections_served >= 2
 
 
+RECYCLE_AFTER = 0.1
+SESSION_LIMIT = 1.0  # each connection is replaced 0.9 s before the server would expire it
+
+
 async def test_recycling_replaces_the_connection_before_it_expires() -> None:
-    policy = rxrealtime.ReconnectPolicy(initial_delay=0.01, max_delay=0.05, recycle_after=0.1)
+    policy = rxrealtime.ReconnectPolicy(
+        initial_delay=0.01, max_delay=0.05, recycle_after=RECYCLE_AFTER
+    )
     async with (
-        server_mod.serve(realtime_audio=False, session_limit=0.5) as server,
+        server_mod.serve(realtime_audio=False, session_limit=SESSION_LIMIT) as server,
         rxrealtime.connect(base_url=server.base_url, reconnect=policy) as session,
     ):
         seen = Collector(session)
-        await asyncio.sleep(0.8)
+        # A connection is never recycled sooner than RECYCLE_AFTER after it opened, so once
+        # this many recycles happened the first connection has outlived SESSION_LIMIT: without
+        # recycling, the server would have expired it by now.
+        recycles = int(SESSION_LIMIT / RECYCLE_AFTER) + 1
+        await seen.until_count(rxrealtime.Reconnected, recycles)
         assert not any(_expired(e) for e in seen.events), [e.type for e in seen.events]
         markers = seen.of(rxrealtime.Reconnected)
-        assert markers and all(m.recycled and m.close_code is None for m in markers)
+        assert all(m.recycled and m.close_code is None for m in markers)
         assert seen.error is None and not seen.completed
-        assert server.connections_served >= 2
+        assert server.connections_served >= recycles + 1

@@ -24,8 +24,7 @@ from rxrealtime.errors import (
     ConnectionClosedError,
     ReconnectFailedError,
 )
-from rxrealtime.operators._accumulate import Accumulator
-from rxrealtime.operators._responses import ResponseTracker
+from rxrealtime.operators import Accumulator, ResponseTracker
 from rxrealtime.reconnect import (
     RECOVERABLE_CLOSE_CODES,
     Continuity,
@@ -291,7 +290,7 @@ async def test_refused_reconnects_count_as_attempts() -> None:
     faults = Faults(close_after=1, close_code=1012, connections=1)
     async with server_mod.serve(realtime_audio=False, faults=faults) as server:
         opened = 0
-        original = rs.open_websocket
+        original = rs.options.open_websocket
 
         async def flaky(config: Any) -> Any:
             nonlocal opened
@@ -300,14 +299,14 @@ async def test_refused_reconnects_count_as_attempts() -> None:
                 raise ConnectionRefusedError("refused for the test")
             return await original(config)
 
-        rs.open_websocket = flaky  # type: ignore[assignment]
+        rs.options.open_websocket = flaky  # type: ignore[assignment]
         try:
             async with rs.connect(base_url=server.base_url, reconnect=policy()) as session:
                 seen = Collector(session)
                 await seen.until_count(Reconnected)
                 assert seen.of(Reconnected)[0].attempt == 2 and opened == 3
         finally:
-            rs.open_websocket = original
+            rs.options.open_websocket = original
 
 
 async def test_items_are_replayed_when_asked() -> None:

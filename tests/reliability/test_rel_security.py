@@ -188,3 +188,58 @@ async def test_tls_certificates_are_verified(tmp_path: Path) -> None:
             base_url=base_url, api_key=KEY, websocket_options={"ssl": trusting}
         ) as session:
             assert isinstance(await asyncio.wait_for(session.recv(), 5), ev.SessionCreated)
+
+
+def _echo_near_the_cut(connection: Any, request: Any) -> Any:
+    """Refuse the upgrade with a body that echoes the bearer token across the 500-char cut."""
+    token = request.headers.get("Authorization", "")[len("Bearer ") :]
+    return connection.respond(401, "x" * 458 + f"invalid key {token} (echoed)\n")
+
+
+async def test_a_refused_upgrade_masks_the_key_before_cutting_the_body() -> None:
+    """Issue 12, point 6: the body is cut at 500 characters *after* masking, so a key echoed
+    across the cut leaves no prefix in the error, its repr or the session's statistics."""
+    from websockets.asyncio.server import serve
+
+    from rxrealtime.errors import HandshakeError
+
+    refuse = _echo_near_the_cut
+    async with serve(lambda ws: ws.close(), "127.0.0.1", 0, process_request=refuse) as raw:
+        port = raw.sockets[0].getsockname()[1]
+        with pytest.raises(HandshakeError) as info:
+            await rs.connect(base_url=f"ws://127.0.0.1:{port}/v1", api_key=KEY)
+    assert info.value.status_code == 401
+    text = _texts(info.value)
+    assert "x" * 100 in text  # the body is there, cut
+    assert KEY[:20] not in text and KEY[-12:] not in text
+
+
+async def test_a_refused_reconnect_masks_the_key_in_last_failure_and_statistics() -> None:
+    """Issue 12, point 6: the same body on a *reconnect* reaches ``last_failure`` and
+    ``statistics().last_error`` masked too."""
+    from websockets.asyncio.server import ServerConnection, serve
+
+    accepted = 0
+
+    def first_only(connection: Any, request: Any) -> Any:
+        nonlocal accepted
+        if accepted:
+            return _echo_near_the_cut(connection, request)
+        accepted += 1
+        return None
+
+    async def drop(ws: ServerConnection) -> None:
+        await ws.close(1011, "gone")  # recoverable: the session reconnects
+
+    async with serve(drop, "127.0.0.1", 0, process_request=first_only) as raw:
+        port = raw.sockets[0].getsockname()[1]
+        policy = ReconnectPolicy(max_attempts=2, **FAST)
+        url = f"ws://127.0.0.1:{port}/v1"
+        session = await rs.connect(base_url=url, api_key=KEY, reconnect=policy)
+        seen = Collector(session)
+        await seen.until_ended()
+        await session.close()
+    assert seen.error is not None
+    text = _texts(seen.error, seen.error.__cause__, session.statistics(), session)
+    assert "x" * 100 in text or "401" in text  # the refusal is described
+    assert KEY[:20] not in text and KEY[-12:] not in text

@@ -142,7 +142,7 @@ async def test_wrong_types_and_values(client: Client) -> None:
     error = await _error(
         client, {"type": "response.create", "response": {"output_modalities": ["video"]}}
     )
-    assert error["param"] == "response.output_modalities"
+    assert error["param"] == "response.output_modalities[0]"
 
 
 async def test_unknown_parameters_are_rejected_without_closing(client: Client) -> None:

@@ -306,7 +306,7 @@ async def test_truncate_bounds_in_pcmu(client: Client) -> None:
     await client.send({"type": "response.create"})
     events = await client.until("response.done")
     item = events[-1]["response"]["output"][0]
-    total = len(b"".join(_deltas(events))) // PCMU.bytes_per_ms
+    total = int(PCMU.duration_ms(b"".join(_deltas(events))))
     assert total == _spoken_ms(_transcript(events)) > 1000
 
     async def truncate(end_ms: int) -> dict[str, Any]:

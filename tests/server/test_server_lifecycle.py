@@ -74,7 +74,7 @@ async def test_audio_is_paced_in_real_time_unless_asked_not_to() -> None:
     assert audio_seconds - 0.25 <= elapsed <= audio_seconds + 1.0
     fast_elapsed, fast_audio = await _timed_audio_turn(realtime_audio=False)
     assert fast_audio == audio_seconds
-    assert fast_elapsed < audio_seconds / 3
+    assert fast_elapsed < audio_seconds - 0.25  # faster than pacing could ever be
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -274,6 +274,7 @@ async def test_tool_round_trip(client: Client) -> None:
     added = next(e for e in events if e["type"] == "response.output_item.added")["item"]
     assert added == {
         "id": done["item_id"],
+        "object": "realtime.item",
         "type": "function_call",
         "status": "in_progress",
         "name": "get_weather",

@@ -1,10 +1,12 @@
-"""The ``rxrealtime`` command line: ``demo``, ``serve``, ``chat``, ``replay``, ``record``.
+"""The ``rxrealtime`` command line's arguments and dispatch: ``demo``, ``serve``, ``chat``,
+``replay``, ``record``, and ``--version``.
 
 Every sub-command is a small function returning the process exit status. Argument errors exit
-with status 2 and a usage message (argparse's convention); a failure the user can act on (an
-unreachable server, a rejected key, a missing file) prints one line, ``rxrealtime COMMAND:
-what went wrong``, on stderr and exits with status 1, without a traceback; Ctrl-C exits with
-status 130.
+with status 2 and the usage of the (sub-)command they belong to (argparse's convention); a
+failure the user can act on (an unreachable server, a rejected key, a missing file, a file that
+is not a recording, a port that cannot be bound) prints one line, ``rxrealtime COMMAND: what
+went wrong``, on stderr and exits with status 1, without a traceback; Ctrl-C exits with status
+130 (``chat`` included) after ``rxrealtime COMMAND: interrupted`` on stderr.
 
 ``demo``, ``chat`` and ``record`` talk to the endpoint given by ``--base-url``, else to the
 OpenAI API when ``OPENAI_API_KEY`` (or ``OPENAI_BASE_URL``) is set, else to an embedded server
@@ -23,12 +25,29 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from rxrealtime._cli_common import DEFAULT_MODEL, CliError
+from rxrealtime.cli.common import DEFAULT_MODEL, CliError
+from rxrealtime.cli.replay import VIEWS
 from rxrealtime.errors import RxRealtimeError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
-_REPLAY_VIEWS = ("text", "tools", "events", "timeline")
+
+def _version() -> str:
+    # The facade's __version__ is the one version string; the package is imported already
+    # (this module is part of it), so this only looks it up.
+    return str(getattr(sys.modules["rxrealtime"], "__version__", "unknown"))
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A sub-command's parser: an argument it does not know is its error, reported with its
+    own usage (argparse would hand it back to the top-level parser, whose usage says nothing
+    about the sub-command's options)."""
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        namespace, extras = super().parse_known_args(*args, **kwargs)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def _positive(text: str) -> float:
@@ -38,6 +57,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, not {text}")
     return value
 
 
@@ -53,6 +82,24 @@ def _add_endpoint(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_pacing(parser: argparse.ArgumentParser, *, realtime: bool, prefix: str = "") -> None:
+    pacing = parser.add_mutually_exclusive_group()
+    pacing.add_argument(
+        "--fast",
+        dest="realtime_audio",
+        action="store_false",
+        help=f"{prefix}stream audio as fast as possible" + ("" if realtime else " (default)"),
+    )
+    pacing.add_argument(
+        "--realtime",
+        dest="realtime_audio",
+        action="store_true",
+        help=f"{prefix}pace audio at speaking speed, like the live service"
+        + (" (default)" if realtime else ""),
+    )
+    parser.set_defaults(realtime_audio=realtime)
+
+
 def _add_demo_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
@@ -61,28 +108,19 @@ def _add_demo_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="directory for the voice answer's WAV file (default: the current directory)",
     )
-    pacing = parser.add_mutually_exclusive_group()
-    pacing.add_argument(
-        "--fast",
-        dest="realtime_audio",
-        action="store_false",
-        help="embedded server: stream audio as fast as possible (default)",
-    )
-    pacing.add_argument(
-        "--realtime",
-        dest="realtime_audio",
-        action="store_true",
-        help="embedded server: stream audio in real time, like the live service",
-    )
-    parser.set_defaults(realtime_audio=False)
+    _add_pacing(parser, realtime=False, prefix="embedded server: ")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line's parser (each sub-command has its own usage)."""
     parser = argparse.ArgumentParser(
         prog="rxrealtime",
         description="The OpenAI Realtime API as a reactivex Observable of typed events.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"rxrealtime {_version()}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser
+    )
 
     demo = commands.add_parser(
         "demo", help="run the showcase (on the embedded server when no key is set)"
@@ -93,10 +131,23 @@ def _build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the embedded Realtime server")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="port to bind (0 picks a free one)")
+    serve.add_argument(
+        "--port", type=_port, default=8765, help="port to bind (default 8765; 0 picks a free one)"
+    )
+    _add_pacing(serve, realtime=True)
+    serve.add_argument(
+        "--require-key",
+        metavar="KEY",
+        help="refuse clients that do not send 'Authorization: Bearer KEY' (invalid_api_key, "
+        "close 3000, like the live service); KEY shows in the process list, so use a test key",
+    )
+    serve.add_argument(
+        "--quiet", action="store_true", help="do not log connections (one line each on stderr)"
+    )
 
     chat = commands.add_parser(
-        "chat", help="chat in the terminal (lines from stdin until EOF or /quit)"
+        "chat",
+        help="chat in the terminal (lines from stdin until EOF or /quit; /help for commands)",
     )
     _add_endpoint(chat)
     chat.add_argument("--record", type=Path, metavar="FILE", help="also record the session")
@@ -105,7 +156,7 @@ def _build_parser() -> argparse.ArgumentParser:
     replay.add_argument("file", type=Path, metavar="FILE", help="a recording or JSONL of events")
     replay.add_argument(
         "--only",
-        choices=_REPLAY_VIEWS,
+        choices=VIEWS,
         help="text: the conversation's words; tools: the tool calls; events: every frame; "
         "timeline: event types per response (default: conversation, tools and timeline)",
     )
@@ -148,26 +199,33 @@ def _run(command: str, work: Coroutine[Any, Any, None]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
-    args = _build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     command: str = args.command
+    if command == "serve":
+        from rxrealtime.cli.serve import serve_main
+
+        return serve_main(
+            host=args.host,
+            port=args.port,
+            realtime_audio=args.realtime_audio,
+            api_key=args.require_key,
+            log_connections=not args.quiet,
+        )
     # The commands print their own one-line message for a session that ends abnormally; the
     # library's warning about it would say the same thing twice. Errors still show.
     logging.getLogger("rxrealtime").setLevel(logging.ERROR)
-    if command == "serve":
-        from rxrealtime.server.cli import serve_main
-
-        return serve_main(host=args.host, port=args.port)
     if command == "replay":
-        from rxrealtime._cli_replay import run_replay
+        from rxrealtime.cli.replay import run_replay
 
         return _run(command, run_replay(args.file, only=args.only, speed=args.speed))
+    # ``record FILE [demo|chat]`` is ``demo``/``chat`` with ``--record FILE``.
     what = args.what if command == "record" else command
     record: Path | None = args.file if command == "record" else args.record
     if what == "chat":
-        from rxrealtime._cli_chat import run_chat
+        from rxrealtime.cli.chat import run_chat
 
         return _run(command, run_chat(base_url=args.base_url, model=args.model, record=record))
-    from rxrealtime.demo import DemoOptions, run_demo
+    from rxrealtime.cli.demo import DemoOptions, run_demo
 
     options = DemoOptions(
         base_url=args.base_url,

@@ -1,7 +1,7 @@
-"""What the command line's ``demo`` and ``chat`` share: where to connect, how to open a
-(recorded) session, how to wait for the model's answer, and how to show it.
+"""What the commands share: where to connect, how to open a session, how to wait for the
+model's answer, and how to show it.
 
-Everything here runs on one event loop (``asyncio.run`` in :mod:`rxrealtime.cli`); Rx
+Everything here runs on one event loop (``asyncio.run`` in :mod:`rxrealtime.cli.main`); Rx
 callbacks run on that loop's thread, so printing from them keeps event order.
 """
 
@@ -12,7 +12,6 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import TextIO
 
 import attrs
@@ -84,22 +83,16 @@ async def endpoint(base_url: str | None, *, realtime_audio: bool) -> AsyncIterat
 
 
 async def open_session(
-    where: Endpoint, model: str, *, record: Path | None = None
+    where: Endpoint, model: str, *, recorder: Recorder | None = None
 ) -> RealtimeSession:
     """Open a session on ``where`` (the API key, if any, from ``OPENAI_API_KEY``).
 
-    With ``record``, every frame in both directions is written to that file by the JSONL
-    :class:`~rxrealtime.sinks.Recorder` (the key is never written). Raises :class:`CliError`
+    With ``recorder``, every frame in both directions is recorded (the key is never written;
+    see :mod:`rxrealtime.cli.record`, which also ends the recording). Raises :class:`CliError`
     ("cannot connect to URL: why") when the socket cannot be opened; configuration errors
     (:class:`~rxrealtime.errors.ConfigurationError`) propagate.
     """
     url = prepare(model, base_url=where.base_url).url  # for messages; secrets are not in it
-    recorder: Recorder | None = None
-    if record is not None:
-        try:
-            recorder = Recorder(record, meta={"model": model})
-        except OSError as error:
-            raise CliError(f"cannot record to {record}: {error.strerror or error}") from None
     try:
         return await connect(model, base_url=where.base_url, recorder=recorder)
     except (OSError, TimeoutError) as error:
@@ -107,8 +100,6 @@ async def open_session(
         failure = f"cannot connect to {url}: {why or type(error).__name__}"
     except HandshakeError as error:
         failure = f"cannot connect to {url}: {error}"
-    if recorder is not None:
-        recorder.close()
     raise CliError(failure)
 
 

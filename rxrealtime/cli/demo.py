@@ -1,4 +1,4 @@
-"""The showcase behind ``python -m rxrealtime demo``.
+"""``rxrealtime demo``: the showcase.
 
 It talks to a Realtime endpoint through rxrealtime's own layers, in four short sections:
 
@@ -14,11 +14,18 @@ With no ``OPENAI_API_KEY`` and no base URL the endpoint is the embedded server
 (:mod:`rxrealtime.server`), started in-process with its deterministic model, so the output is
 predictable and the whole run takes well under a second. Every callback runs on the event
 loop's thread, so what is printed follows the order of the events.
+
+The summary counts events once the session has gone quiet: the server sends each response's
+``rate_limits.updated`` shortly after its ``response.done``, and the demo waits for the last
+one (at most :data:`SETTLE_TIMEOUT` seconds) before counting, so on the embedded server the
+count is the same on every run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,22 +36,23 @@ from reactivex.disposable import CompositeDisposable
 from rxrealtime import events as ev
 from rxrealtime import operators as ops
 from rxrealtime import sinks
-from rxrealtime._cli_common import (
+from rxrealtime.cli.common import (
     DEFAULT_MODEL,
     CliError,
     LinePrinter,
     complete_turn,
     endpoint,
     ignore_error,
-    open_session,
     wait_session_created,
 )
-from rxrealtime._cli_tools import TOOL_DEFINITIONS, traced_tools
+from rxrealtime.cli.record import recorded_session
+from rxrealtime.cli.tools import TOOL_DEFINITIONS, traced_tools
 from rxrealtime.session import RealtimeSession
 from rxrealtime.sinks.tool_runner import run_tools
 
 __all__ = [
     "INSTRUCTIONS",
+    "SETTLE_TIMEOUT",
     "TEXT_PROMPT",
     "TOOL_PROMPTS",
     "VOICE_PROMPT",
@@ -59,6 +67,8 @@ TOOL_PROMPTS = ("What's the weather in Paris today?", "And what is 12 times 7?")
 VOICE_PROMPT = "Out loud: what is 6 times 7?"
 WAV_NAME = "rxrealtime-demo.wav"
 _SAMPLE_RATE = 24_000
+SETTLE_TIMEOUT = 5.0
+"""Seconds the summary waits for the last response's ``rate_limits.updated``."""
 
 
 @attrs.frozen
@@ -78,8 +88,7 @@ async def run_demo(options: DemoOptions) -> None:
     started = time.perf_counter()
     async with endpoint(options.base_url, realtime_audio=options.realtime_audio) as where:
         print(f"rxrealtime demo: {where.description}, model {options.model}", flush=True)
-        session = await open_session(where, options.model, record=options.record)
-        async with session:
+        async with recorded_session(where, options.model, options.record) as session:
             await _Showcase(session, options).run()
     if options.record is not None:
         print(f"recorded to {options.record}")
@@ -98,6 +107,7 @@ class _Showcase:
         self.options = options
         self.printer = LinePrinter()
         self.counts: collections.Counter[str] = collections.Counter()
+        self._settled = asyncio.Event()
         self.usage: ops.UsageTotals = ops.UsageTotals()
         self.latencies: list[ops.Latency] = []
 
@@ -106,7 +116,7 @@ class _Showcase:
         # Subscribed before the first event is delivered, so they see the whole session.
         watching = CompositeDisposable(
             self.printer.attach(events),
-            events.subscribe(lambda event: self.counts.update((event.type or "?",)), ignore_error),
+            events.subscribe(self._count, ignore_error),
             events.pipe(ops.usage()).subscribe(self._on_usage, ignore_error),
             events.pipe(ops.latency()).subscribe(self.latencies.append, ignore_error),
         )
@@ -122,10 +132,26 @@ class _Showcase:
             await self.text_answer()
             await self.tool_round_trip()
             await self.voice_answer()
+            await self._settle()
         finally:
             await runner.aclose()
             watching.dispose()
         self.summary()
+
+    def _count(self, event: ev.ServerEvent) -> None:
+        counts = self.counts
+        counts.update((event.type or "?",))
+        if counts["rate_limits.updated"] >= counts["response.done"]:
+            self._settled.set()
+        else:
+            self._settled.clear()
+
+    async def _settle(self) -> None:
+        """Wait until every ``response.done`` so far has had its ``rate_limits.updated`` (the
+        server's last event of a turn), at most :data:`SETTLE_TIMEOUT` seconds: an endpoint
+        that sends none only delays the summary."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._settled.wait(), SETTLE_TIMEOUT)
 
     def _on_usage(self, totals: ops.UsageTotals) -> None:
         self.usage = totals

@@ -1,9 +1,4 @@
-"""ITU-T G.711 (µ-law and A-law) companding and the 8 kHz ↔ 24 kHz PCM16 resamplers.
-
-Sans-I/O and dependency-free, so every layer may use it: the sinks (``WavWriter`` writes
-``audio/pcmu`` / ``audio/pcma`` output as PCM16 WAV) and the embedded server
-(:mod:`rxrealtime.server.g711` builds its wire-format ``Codec`` on it and re-exports it).
-It imports nothing from ``rxrealtime``.
+"""ITU-T G.711 companding: µ-law (``audio/pcmu``) and A-law (``audio/pcma``).
 
 * ``audio/pcmu``: G.711 µ-law at 8 kHz, one byte per sample;
 * ``audio/pcma``: G.711 A-law at 8 kHz, one byte per sample;
@@ -12,32 +7,28 @@ It imports nothing from ``rxrealtime``.
 The companding follows G.711's segment tables on 16-bit input (the classic public-domain
 formulation, bit-compatible with the former ``audioop.lin2ulaw`` / ``lin2alaw`` /
 ``ulaw2lin`` / ``alaw2lin``): µ-law encodes 0 as ``0xFF``, A-law encodes 0 as ``0xD5``.
-Encoding and decoding do not resample: a µ-law byte string at 8 kHz decodes to PCM16 at 8 kHz.
-Table-driven (the 64 KiB encode table of a law is built on its first use); every function is
-pure and thread-safe.
-
-Going from 24 kHz to 8 kHz averages each group of 3 samples (a boxcar low-pass, then
-decimation by 3); going back interpolates linearly between consecutive 8 kHz samples. Both keep
-durations exact: 1 ms of PCM16 24 kHz (24 samples) is 8 samples at 8 kHz and back.
+Encoding and decoding do not resample: a µ-law byte string at 8 kHz decodes to PCM16 at 8 kHz
+(:mod:`rxrealtime.audio.pcm` has the 8 kHz <-> 24 kHz resamplers, and
+:meth:`rxrealtime.audio.AudioFormat.decode` does both). Table-driven (the 64 KiB encode table
+of a law is built on its first use); every function is pure and thread-safe. Part of the pure
+audio core: it imports nothing outside :mod:`rxrealtime.audio` and the standard library.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
-from array import array
 from typing import Literal, TypeAlias
+
+from rxrealtime.audio.pcm import samples
 
 __all__ = [
     "Law",
     "alaw_decode",
     "alaw_encode",
     "decode",
-    "downsample_24k_to_8k",
     "encode",
     "ulaw_decode",
     "ulaw_encode",
-    "upsample_8k_to_24k",
 ]
 
 Law: TypeAlias = Literal["ulaw", "alaw"]
@@ -108,20 +99,6 @@ def _decode_table(law: Law) -> tuple[bytes, ...]:
     return tuple(to_sample(code).to_bytes(2, "little", signed=True) for code in range(256))
 
 
-def _samples(pcm: bytes | bytearray) -> array[int]:
-    samples = array("h")
-    samples.frombytes(bytes(pcm[: len(pcm) // 2 * 2]))
-    if sys.byteorder == "big":  # pragma: no cover - PCM16 on the wire is little-endian
-        samples.byteswap()
-    return samples
-
-
-def _pcm(samples: array[int]) -> bytes:
-    if sys.byteorder == "big":  # pragma: no cover
-        samples.byteswap()
-    return samples.tobytes()
-
-
 def encode(pcm: bytes | bytearray, law: Law) -> bytes:
     """PCM16 (any rate) to G.711 ``law``, one byte per sample; a trailing odd byte is ignored.
 
@@ -130,7 +107,7 @@ def encode(pcm: bytes | bytearray, law: Law) -> bytes:
     """
     _check_law(law)
     table = _encode_table(law)
-    return bytes(table[s & 0xFFFF] for s in _samples(pcm))
+    return bytes(table[s & 0xFFFF] for s in samples(pcm))
 
 
 def decode(data: bytes | bytearray, law: Law) -> bytes:
@@ -161,30 +138,3 @@ def alaw_encode(pcm: bytes | bytearray) -> bytes:
 def alaw_decode(data: bytes | bytearray) -> bytes:
     """G.711 A-law to PCM16 at the same rate."""
     return decode(data, "alaw")
-
-
-def downsample_24k_to_8k(pcm: bytes | bytearray) -> bytes:
-    """PCM16 24 kHz to PCM16 8 kHz: each output sample is the rounded mean of 3 input samples
-    (a trailing group of 1 or 2 samples is averaged too)."""
-    samples = _samples(pcm)
-    out = array("h", bytes(2 * -(-len(samples) // 3)))
-    for index in range(len(out)):
-        group = samples[3 * index : 3 * index + 3]
-        out[index] = round(sum(group) / len(group))
-    return _pcm(out)
-
-
-def upsample_8k_to_24k(pcm: bytes | bytearray, previous: int = 0) -> bytes:
-    """PCM16 8 kHz to PCM16 24 kHz by linear interpolation: input sample ``x[n]`` becomes the 3
-    samples stepping from ``x[n-1]`` to ``x[n]``, so the output lags by 2/3 of an 8 kHz sample
-    and needs no look-ahead. ``previous`` is ``x[-1]`` (the last sample of the preceding chunk
-    when streaming; 0 at the start)."""
-    samples = _samples(pcm)
-    out = array("h", bytes(6 * len(samples)))
-    for index, sample in enumerate(samples):
-        step = sample - previous
-        out[3 * index] = previous + round(step / 3)
-        out[3 * index + 1] = previous + round(2 * step / 3)
-        out[3 * index + 2] = sample
-        previous = sample
-    return _pcm(out)

@@ -1,9 +1,13 @@
-"""``python -m rxrealtime replay FILE``: what a recording says, read through the same
-operators a live session uses.
+"""``rxrealtime replay FILE``: what a recording says, read through the same operators a live
+session uses.
 
-The file is a :class:`~rxrealtime.sinks.Recorder` recording (both directions, timed) or plain
-JSON Lines with one server event per line; :func:`rxrealtime.replay.replay_records` reads
-both. Views (``--only``):
+The file is a :class:`~rxrealtime.sinks.Recorder` recording (both directions, timed; the
+format is :mod:`rxrealtime.recording`) or plain JSON Lines with one server event per line;
+:func:`rxrealtime.replay.replay_records` reads both. A file in which no line is a recording's
+header, a record or a JSON event (an object with a ``"type"``), such as an empty file, a WAV
+or a README, is not a recording: :class:`~rxrealtime.cli.common.CliError`, one line, status 1.
+A real recording with a few broken lines still replays, those lines as invalid frames. Views
+(``--only``):
 
 ``text``
     the conversation's words: ``you: …`` for each user text message sent (recordings only),
@@ -39,27 +43,42 @@ from reactivex.disposable import CompositeDisposable
 
 from rxrealtime import events as ev
 from rxrealtime import operators as ops
-from rxrealtime._cli_common import CliError, LinePrinter, ignore_error
-from rxrealtime._cli_tools import tool_line
-from rxrealtime.replay import Record, replay_records
-from rxrealtime.sinks._recorder import HEADER_KEY
+from rxrealtime.cli.common import CliError, LinePrinter, ignore_error
+from rxrealtime.cli.tools import tool_line
+from rxrealtime.recording import Record, is_header
+from rxrealtime.replay import replay_records
 
 __all__ = ["VIEWS", "run_replay"]
 
 VIEWS = ("text", "tools", "events", "timeline")
 
 
-def _is_recording(path: Path) -> bool:
-    """Whether ``path`` starts with a Recorder header (else: plain server events)."""
+def _is_frame(value: object) -> bool:
+    """Whether a parsed line is a record (``"dir"``) or a server event (``"type"``)."""
+    return isinstance(value, dict) and (
+        isinstance(value.get("dir"), str) or isinstance(value.get("type"), str)
+    )
+
+
+def _kind(path: Path) -> str:
+    """``"recording"`` when ``path`` starts with a Recorder header, ``"events"`` when some
+    line is a record or a JSON event; :class:`CliError` when neither (the module docs)."""
+    empty = True
     with path.open("rb") as file:
         for line in file:
-            if line.strip():
-                try:
-                    first = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    return False
-                return isinstance(first, dict) and HEADER_KEY in first
-    return False
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                value = None
+            if empty and is_header(value):
+                return "recording"
+            empty = False
+            if _is_frame(value):
+                return "events"
+    why = "the file is empty" if empty else "no line is a JSON event or a recording's record"
+    raise CliError(f"{path} is not a recording: {why}")
 
 
 def _client_event(record: Record) -> Mapping[str, Any]:
@@ -227,7 +246,7 @@ async def run_replay(path: Path, *, only: str | None = None, speed: float | None
         raise CliError(f"unknown view {only!r} (choose from {', '.join(VIEWS)})")
     try:
         source = replay_records(path, speed)
-        recorded = _is_recording(path)
+        recorded = _kind(path) == "recording"
     except FileNotFoundError:
         raise CliError(f"no such file: {path}") from None
     except OSError as error:

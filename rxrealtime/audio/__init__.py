@@ -1,0 +1,61 @@
+"""Audio for the Realtime API: the one audio-format model and a pure codec core.
+
+::
+
+    from rxrealtime import audio
+
+    audio.PCMU.ms_to_bytes(20)                       # 160: one 20 ms telephony frame
+    audio.AudioFormat.from_wire({"type": "audio/pcma"}) == audio.PCMA
+    audio.PCMU.encode(pcm16_24k)                     # G.711 µ-law 8 kHz, same duration
+    audio.PCMU.decode(ulaw_bytes)                    # back to PCM16 24 kHz
+
+* :mod:`rxrealtime.audio.formats`: :class:`AudioFormat` and the API's formats :data:`PCM16`
+  (24 kHz), :data:`PCMU` and :data:`PCMA` (G.711 8 kHz): bytes per sample, byte <-> ms
+  arithmetic, silence, the wire's GA and beta spellings, conversion to and from PCM16 24 kHz;
+* :mod:`rxrealtime.audio.g711`: µ-law/A-law companding, bit-exact with the former ``audioop``;
+* :mod:`rxrealtime.audio.pcm`: PCM16 sample buffers and the 8 kHz <-> 24 kHz resamplers.
+
+This core is pure (no I/O, no event loop), dependency-free beyond ``attrs`` (no numpy, no
+sound devices) and imports nothing else from ``rxrealtime``, so the events-facing operators,
+the sinks and the embedded server all share it. ``rxrealtime.operators.AudioFormat``,
+``PCM16``, ``PCMU`` and ``PCMA`` are these same objects.
+
+Importing this package never imports an optional dependency: device modules, when added, are
+optional extras loaded on first use.
+"""
+
+from __future__ import annotations
+
+from rxrealtime.audio import g711, pcm
+from rxrealtime.audio.formats import (
+    BETA_NAMES,
+    FORMATS,
+    PCM16,
+    PCMA,
+    PCMU,
+    AudioFormat,
+    AudioFormatType,
+    StreamDecoder,
+)
+from rxrealtime.audio.g711 import Law, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from rxrealtime.audio.pcm import downsample_24k_to_8k, upsample_8k_to_24k
+
+__all__ = [
+    "BETA_NAMES",
+    "FORMATS",
+    "PCM16",
+    "PCMA",
+    "PCMU",
+    "AudioFormat",
+    "AudioFormatType",
+    "Law",
+    "StreamDecoder",
+    "alaw_decode",
+    "alaw_encode",
+    "downsample_24k_to_8k",
+    "g711",
+    "pcm",
+    "ulaw_decode",
+    "ulaw_encode",
+    "upsample_8k_to_24k",
+]

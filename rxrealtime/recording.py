@@ -1,0 +1,227 @@
+"""The recording format: one home for the header, the record shape, scrubbing and parsing.
+
+Every writer (:class:`~rxrealtime.sinks.Recorder`, and any publisher that uses the same record
+shape) builds its lines here, and every reader (:func:`rxrealtime.replay`, the ``replay``
+command) parses them here. This module does no I/O: writers pass the bytes of
+:func:`encode_line` to their file or broker, readers pass lines to :func:`parse_line` /
+:func:`read_records`.
+
+Format (JSON Lines, UTF-8, one object per line, ``"\\n"``-terminated)
+---------------------------------------------------------------------
+
+The first line is a header::
+
+    {"rxrealtime_recording": 1, "started_at": <unix time, float>, "meta": {...}}
+
+Every frame is then one record::
+
+    {"t": <seconds since the recording started, float>, "ts": <unix time, float>,
+     "dir": "in" | "out", "event": <the wire dict>}
+
+``"in"`` is a server event, ``"out"`` a client event, ``"event"`` exactly what went over the
+wire (the event layer's ``to_dict``). A frame that is not a JSON value, and any frame that
+decoded to an ``InvalidEvent``, is kept verbatim: ``"raw": <text>`` instead of ``"event"``, or
+``"raw_base64": <base64>`` for a binary (or non-UTF-8) frame. When the stream ends, a last
+record says how::
+
+    {"t": ..., "ts": ..., "dir": "end",
+     "reason": "completed" | "error" | "closed" | "interrupted", "error": <message> | null}
+
+(``"interrupted"``: the recording's owner was stopped by the user, e.g. Ctrl-C in the CLI.)
+
+Readers also accept plain JSON Lines with one server event per line (no header, no ``dir``),
+and skip records whose ``dir`` they do not know, so later versions may add kinds.
+
+Guarantees
+----------
+
+* **No secrets.** :func:`encode_line` scrubs every record with :func:`scrub` (the one masking
+  implementation, :mod:`rxrealtime.masking`) before serialising it.
+* **Parsing never raises** on content: a blank or header line is skipped, a line that is not a
+  JSON object, or not a record, is an ``"in"`` frame holding the line itself (so decoding it
+  gives the same ``InvalidEvent``/event the live stream would have).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+from rxrealtime import events as ev
+from rxrealtime.masking import scrub
+
+__all__ = [
+    "FORMAT_VERSION",
+    "HEADER_KEY",
+    "Direction",
+    "Record",
+    "encode_line",
+    "end_record",
+    "frame_record",
+    "header_record",
+    "is_header",
+    "parse_line",
+    "read_records",
+    "scrub",
+    "wire_field",
+]
+
+FORMAT_VERSION = 1
+"""The value of the header's ``rxrealtime_recording`` key written by this version."""
+
+HEADER_KEY = "rxrealtime_recording"
+"""The key that marks a recording's header line."""
+
+Direction = str
+"""``"in"`` (server → client), ``"out"`` (client → server) or ``"end"`` (end of the stream)."""
+
+
+@attrs.frozen
+class Record:
+    """One line of a recording, as :func:`parse_line` / :func:`rxrealtime.replay_records` give it.
+
+    ``frame`` is what went over the wire: JSON text (re-serialised for ``"event"`` records, the
+    line itself for plain JSONL, the raw text of an invalid frame) or ``bytes`` for a binary
+    frame; :meth:`decode` turns it into a server event. ``fields`` is the whole parsed line
+    (empty for a plain event line or a line that is not JSON). ``t``/``ts`` are ``None`` when
+    the line has no timestamps.
+    """
+
+    dir: Direction
+    frame: str | bytes
+    t: float | None = None
+    ts: float | None = None
+    line: int = 0
+    """1-based line number in the file."""
+    fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+    def decode(self) -> ev.ServerEvent:
+        """The server event this frame decodes to (``ev.decode``; never raises)."""
+        return ev.decode(self.frame)
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def header_record(started_at: float, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The header line's object (``meta`` left out when empty)."""
+    header: dict[str, Any] = {HEADER_KEY: FORMAT_VERSION, "started_at": started_at}
+    if meta:
+        header["meta"] = dict(meta)
+    return header
+
+
+def wire_field(frame: object) -> tuple[str, Any]:
+    """The record field (``"event"``/``"raw"``/``"raw_base64"``) and value for one frame.
+
+    ``frame`` is raw text or bytes off the wire, a decoded server or client event, or a dict.
+    Raises ``TypeError`` for anything else.
+    """
+    if isinstance(frame, bytes | bytearray | memoryview):
+        data = bytes(frame)
+        try:
+            return wire_field(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            return "raw_base64", base64.b64encode(data).decode("ascii")
+    if isinstance(frame, str):
+        try:
+            return "event", orjson.loads(frame)
+        except orjson.JSONDecodeError:
+            return "raw", frame
+    if isinstance(frame, ev.InvalidEvent):
+        # Verbatim, so a replay decodes exactly the same InvalidEvent.
+        raw = frame.raw
+        if isinstance(raw, str):
+            return "raw", raw
+        if isinstance(raw, bytes):
+            return "raw_base64", base64.b64encode(raw).decode("ascii")
+        return "event", raw
+    if isinstance(frame, ev.ServerEvent | ev.ClientEvent):
+        return "event", ev.to_dict(frame)
+    if isinstance(frame, Mapping):
+        return "event", dict(frame)
+    raise TypeError(f"cannot record a {type(frame).__name__}; expected an event, dict or frame")
+
+
+def frame_record(direction: Direction, frame: object, *, t: float, ts: float) -> dict[str, Any]:
+    """The record object for one frame (see :func:`wire_field` for what ``frame`` may be)."""
+    field, value = wire_field(frame)
+    return {"t": round(t, 6), "ts": ts, "dir": direction, field: value}
+
+
+def end_record(reason: str, error: str | None, *, t: float, ts: float) -> dict[str, Any]:
+    """The ``"end"`` record: ``reason`` is ``"completed"``, ``"error"``, ``"closed"`` or
+    ``"interrupted"``."""
+    return {"t": round(t, 6), "ts": ts, "dir": "end", "reason": reason, "error": error}
+
+
+def encode_line(record: Mapping[str, Any], secrets: Iterable[str | None]) -> bytes:
+    """``record`` scrubbed of ``secrets`` and serialised as one ``"\\n"``-terminated line.
+
+    Values JSON cannot hold are written as their ``str``.
+    """
+    return orjson.dumps(scrub(record, secrets), default=str, option=orjson.OPT_APPEND_NEWLINE)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def is_header(value: object) -> bool:
+    """Whether a parsed line is a recording's header."""
+    return isinstance(value, dict) and HEADER_KEY in value
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def parse_line(raw: bytes | str, number: int = 0) -> Record | None:
+    """The record on one line (``number`` is its 1-based line number); ``None`` for a blank
+    or header line. Never raises on content (see the module guarantees)."""
+    stripped = (raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw).strip()
+    if not stripped:
+        return None
+    try:
+        text: str | bytes = stripped.decode("utf-8")
+    except UnicodeDecodeError:
+        text = stripped
+    try:
+        value = orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        return Record("in", text, line=number)
+    if not isinstance(value, dict):
+        return Record("in", text, line=number)
+    if HEADER_KEY in value:
+        return None
+    direction = value.get("dir")
+    if not isinstance(direction, str):
+        return Record("in", text, line=number)  # a plain server event
+    frame: str | bytes = text
+    if "event" in value:
+        frame = orjson.dumps(value["event"]).decode()
+    elif isinstance(value.get("raw"), str):
+        frame = value["raw"]
+    elif isinstance(value.get("raw_base64"), str):
+        try:
+            frame = base64.b64decode(value["raw_base64"], validate=True)
+        except (binascii.Error, ValueError):
+            frame = text
+    return Record(
+        direction, frame, _number(value.get("t")), _number(value.get("ts")), number, value
+    )
+
+
+def read_records(lines: Iterable[bytes | str]) -> Iterator[Record]:
+    """The records of ``lines`` (a binary file, or any iterable of lines), numbered from 1;
+    blank and header lines skipped."""
+    for number, raw in enumerate(lines, start=1):
+        record = parse_line(raw, number)
+        if record is not None:
+            yield record

@@ -1,0 +1,452 @@
+"""The live session: one receive task per connection feeding an
+:class:`~rxrealtime.session.hub.EventHub`, and the send side over the same connection.
+
+The receive task reads frames, decodes each one (``ev.decode`` never raises) and hands it to
+the hub, which fans it out (see :mod:`rxrealtime.session`). Before reading the next frame it
+waits while a consumer holds a back-pressure gate (the hub's, for its iterators, or the loop's,
+for thread hops), so a slow consumer pushes back on the socket instead of losing events.
+
+With a :class:`~rxrealtime.session.reconnect.ReconnectPolicy` the task also reconnects after a
+recoverable close and, with ``recycle_after``, a second task replaces the connection at a quiet
+moment; :mod:`rxrealtime.session.reconnect` says what is restored and which markers the stream
+carries. How the end is classified (completion, or which
+:class:`~rxrealtime.errors.ConnectionClosedError`) is :meth:`RealtimeSession._terminal_for`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from websockets.exceptions import ConnectionClosed as WebSocketClosed
+
+from rxrealtime import events as ev
+from rxrealtime.errors import (
+    AuthenticationError,
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    HandshakeError,
+    IdleTimeoutError,
+    MessageTooBigError,
+    ReconnectFailedError,
+    SessionRejectedError,
+    redact,
+)
+from rxrealtime.scheduling import Backpressure, LoopScheduler
+from rxrealtime.session.base import SessionBase
+from rxrealtime.session.hub import DEFAULT_BUFFER_SIZE, EventHub, byte_len
+from rxrealtime.session.reconnect import Continuity, Reconnected, ReconnectPolicy
+from rxrealtime.session.resources import check_frame_size
+from rxrealtime.transport import (
+    FrameTransport,
+    TransportClosed,
+    WebSocketTransport,
+    closed_from,
+)
+
+__all__ = ["RealtimeSession"]
+
+log = logging.getLogger("rxrealtime")
+
+_QUIET_POLL = 0.05  # seconds between checks for a quiet moment to recycle
+_RECYCLE_RETRY = 5.0  # seconds before retrying a planned reconnect that failed
+
+
+class _IdleClosed(TransportClosed):
+    """How :meth:`RealtimeSession._pump` reports an idle timeout (the socket is aborted)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(1006, f"nothing received for {seconds:g} s", by_peer=True)
+
+
+class RealtimeSession(SessionBase):
+    """One Realtime connection: the receive task, its consumers, and the send side.
+
+    Create it with :func:`~rxrealtime.session.connect` (or
+    :func:`~rxrealtime.session.from_sdk_connection`). All methods must be called on the loop
+    that created it. The consumer rules (backlog, guards, iterators, ``recv``, termination,
+    statistics) are the hub's and are shared with :class:`~rxrealtime.replay.ReplaySession`.
+    """
+
+    def __init__(
+        self,
+        transport: FrameTransport,
+        *,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        secrets: tuple[str, ...] = (),
+        reconnect: ReconnectPolicy | None = None,
+        reopen: Callable[[], Awaitable[FrameTransport]] | None = None,
+        idle_timeout: float | None = None,
+    ) -> None:
+        if reconnect is not None and reopen is None:
+            raise ValueError("reconnect= needs reopen=, the coroutine that opens a new transport")
+        if idle_timeout is not None and idle_timeout <= 0:
+            raise ValueError("idle_timeout must be > 0")
+        loop = asyncio.get_running_loop()
+        hub = EventHub(
+            call_soon=loop.call_soon, buffer_size=buffer_size, loop=loop, secrets=secrets
+        )
+        self._loop_scheduler = LoopScheduler.for_loop(loop)
+        self._init_base(hub, self._loop_scheduler)
+        self._loop = loop
+        self._transport = transport
+        self._secrets = secrets
+        self._loop_gate = Backpressure.for_loop(loop)
+        self._closing = False
+        # reconnection (all None/inert unless a policy is given)
+        self._policy = reconnect
+        self._reopen = reopen
+        self._idle_timeout = idle_timeout
+        self._continuity: Continuity | None = None
+        if reconnect is not None:
+            self._continuity = Continuity(track_items=reconnect.replay_items)
+            hub.observe = self._observe
+        self._attempt = 0
+        self._reconnecting = False
+        self._swapped = asyncio.Event()  # set (and replaced) whenever the transport changes
+        self._recycled_replayed: int | None = None
+        self._connected_at = loop.time()
+        self._receiver = loop.create_task(self._receive(), name="rxrealtime-receive")
+        self._recycler: asyncio.Task[None] | None = None
+        if reconnect is not None and reconnect.recycle_after is not None:
+            self._recycler = loop.create_task(
+                self._recycle(reconnect.recycle_after), name="rxrealtime-recycle"
+            )
+
+    @property
+    def scheduler(self) -> LoopScheduler:
+        """The session loop's :class:`~rxrealtime.scheduling.LoopScheduler`: events are
+        delivered on that loop's thread, and every subscription to :attr:`events` (and
+        everything piped from it) defaults to it, so ``delay``, ``debounce``,
+        ``buffer_with_time``, ``timeout`` run their timers on the loop with no ``scheduler=``."""
+        return self._loop_scheduler
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        where = redact(self._transport.description, self._secrets)
+        return f"<RealtimeSession {where} {state}>"
+
+    # -- receive ---------------------------------------------------------------------------
+
+    async def _receive(self) -> None:
+        terminal: ConnectionClosed
+        try:
+            while True:
+                transport = self._transport
+                closed = await self._pump(transport)
+                if self._transport is not transport:  # a planned recycle: the old one is drained
+                    replayed, self._recycled_replayed = self._recycled_replayed or 0, None
+                    self._emit_reconnected(0, None, None, recycled=True, replayed=replayed)
+                    continue
+                if not self._may_reconnect(closed):
+                    terminal = self._terminal_for(closed)
+                    break
+                failure = await self._reconnect(closed)
+                if failure is not None:
+                    terminal = failure
+                    break
+        except asyncio.CancelledError:
+            terminal = ConnectionClosedOK(1000, "receive task cancelled")
+            self._finish(terminal)
+            raise
+        except Exception as exc:  # a bug below us; never leave consumers hanging
+            log.exception("rxrealtime receive loop failed")
+            terminal = ConnectionClosedError(
+                1011, redact(f"receive loop failed: {exc!r}", self._secrets)
+            )
+            try:
+                await self._transport.close(1011, "client error")
+            except Exception:
+                log.debug("closing after a receive-loop failure failed", exc_info=True)
+        self._finish(terminal)
+
+    async def _pump(self, transport: FrameTransport) -> TransportClosed:
+        """Read ``transport`` until it closes; return how it closed."""
+        # fast path: read the websockets connection directly (one coroutine less per frame)
+        recv = (
+            transport.connection.recv
+            if isinstance(transport, WebSocketTransport)
+            else transport.recv
+        )
+        decode = ev.decode
+        receive = self._hub.receive
+        gate, loop_gate = self._hub.gate, self._loop_gate
+        idle = self._idle_timeout
+        try:
+            while True:
+                while gate.holders or loop_gate.holders:
+                    await gate.wait()
+                    await loop_gate.wait()
+                if idle is None:
+                    frame = await recv()
+                else:
+                    try:
+                        async with asyncio.timeout(idle):
+                            frame = await recv()
+                    except TimeoutError:
+                        transport.abort()
+                        return _IdleClosed(idle)
+                receive(frame, decode(frame))
+        except TransportClosed as closed:
+            return closed
+        except WebSocketClosed as exc:
+            return closed_from(exc)
+
+    def _observe(self, event: ev.ServerEvent) -> None:
+        """Reconnect bookkeeping for every received event (only with a policy)."""
+        assert self._continuity is not None
+        self._continuity.observe(event)
+        if type(event) is not ev.ErrorEvent:
+            self._attempt = 0
+
+    # -- reconnection (see rxrealtime.session.reconnect) -----------------------------------
+
+    def _may_reconnect(self, closed: TransportClosed) -> bool:
+        policy = self._policy
+        return policy is not None and not self._closing and policy.recoverable(closed.code)
+
+    async def _reconnect(self, closed: TransportClosed) -> ConnectionClosed | None:
+        """Open, restore and switch to a new connection; return the terminal error when every
+        attempt failed (or the OK close when the session was closed meanwhile)."""
+        policy, reopen, continuity = self._policy, self._reopen, self._continuity
+        assert policy is not None and reopen is not None and continuity is not None
+        reason = redact(closed.reason, self._secrets)
+        self._reconnecting = True
+        # the cut-off responses end now, not after the backoff
+        interrupted = continuity.interrupt(closed.code)
+        for event in interrupted:
+            self._hub.publish(event)
+        ids = tuple(e.response.id or "" for e in interrupted if e.response is not None)
+        last_failure: str | None = None
+        try:
+            while self._attempt < policy.max_attempts:
+                self._attempt += 1
+                delay = policy.delay(self._attempt)
+                log.warning(
+                    "rxrealtime: connection closed with %d; reconnect attempt %d of %d in %.2f s",
+                    closed.code,
+                    self._attempt,
+                    policy.max_attempts,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                if self._closing:
+                    return ConnectionClosedOK(closed.code, reason)
+                try:
+                    transport = await reopen()
+                except (OSError, TimeoutError, HandshakeError) as exc:
+                    last_failure = redact(f"{type(exc).__name__}: {exc}", self._secrets)
+                    log.warning("rxrealtime: reconnect attempt failed: %s", last_failure)
+                    continue
+                try:
+                    replayed = await self._restore(transport)
+                except TransportClosed as again:
+                    last_failure = f"closed with {again.code} while restoring the session"
+                    continue
+                except BaseException:
+                    transport.abort()
+                    raise
+                self._swap(transport)
+                self._emit_reconnected(self._attempt, closed.code, reason, False, replayed, ids)
+                return None
+        finally:
+            self._reconnecting = False
+        return ReconnectFailedError(
+            closed.code, reason, attempts=self._attempt, last_failure=last_failure
+        )
+
+    async def _restore(self, transport: FrameTransport) -> int:
+        """Send the session configuration and the replayed items; return how many items."""
+        continuity = self._continuity
+        assert continuity is not None
+        frames = continuity.restore_frames()
+        for frame in frames:
+            await transport.send(frame)
+            self._hub.count_sent(byte_len(frame))
+        return len(frames) - (continuity.session_config is not None)
+
+    def _ending(self) -> bool:
+        return self.closed or self._closing
+
+    def _swap(self, transport: FrameTransport) -> None:
+        self._transport = transport
+        self._hub.count_reconnect()
+        self._connected_at = self._loop.time()
+        self._wake_senders()
+
+    def _wake_senders(self) -> None:
+        swapped, self._swapped = self._swapped, asyncio.Event()
+        swapped.set()
+
+    def _emit_reconnected(
+        self,
+        attempt: int,
+        close_code: int | None,
+        close_reason: str | None,
+        recycled: bool,
+        replayed: int,
+        interrupted: tuple[str, ...] = (),
+    ) -> None:
+        assert self._continuity is not None
+        more = self._continuity.interrupt(close_code)  # a recycle ends what the old one ran
+        for event in more:
+            self._hub.publish(event)
+        ids = interrupted + tuple(e.response.id or "" for e in more if e.response is not None)
+        self._hub.publish(
+            Reconnected(
+                attempt=attempt,
+                close_code=close_code,
+                close_reason=close_reason,
+                recycled=recycled,
+                interrupted_responses=ids,
+                replayed_items=replayed,
+            )
+        )
+
+    async def _recycle(self, after: float) -> None:
+        """Replace the connection every ``after`` seconds, at a moment no response runs."""
+        assert self._reopen is not None and self._continuity is not None
+        continuity, loop = self._continuity, self._loop
+        while True:
+            await asyncio.sleep(max(0.0, self._connected_at + after - loop.time()))
+            if self._ending():
+                return
+            if self._reconnecting or continuity.active_responses:
+                await asyncio.sleep(_QUIET_POLL)
+                continue
+            try:
+                transport = await self._reopen()
+            except (OSError, TimeoutError, HandshakeError) as exc:
+                log.warning(
+                    "rxrealtime: planned reconnect failed (%s); keeping the connection",
+                    redact(str(exc), self._secrets),
+                )
+                self._connected_at = loop.time() - after + min(after, _RECYCLE_RETRY)
+                continue
+            try:
+                replayed = await self._restore(transport)
+            except TransportClosed:
+                self._connected_at = loop.time() - after + min(after, _RECYCLE_RETRY)
+                continue
+            except BaseException:
+                transport.abort()
+                raise
+            if self._ending() or self._reconnecting:
+                await transport.close(1000, "not needed")
+                continue
+            old = self._transport
+            self._recycled_replayed = replayed
+            self._swap(transport)
+            try:
+                await old.close(1000, "recycled")
+            except Exception:
+                log.debug("closing the recycled connection failed", exc_info=True)
+                old.abort()
+
+    # -- termination -------------------------------------------------------------------------
+
+    def _terminal_for(self, closed: TransportClosed) -> ConnectionClosed:
+        """How a close ends the stream: a completion (1000, or asked for by this side), or
+        the typed error for the code (the ``error`` event just before it names the cause)."""
+        reason = redact(closed.reason, self._secrets)
+        if isinstance(closed, _IdleClosed):
+            return IdleTimeoutError(closed.code, reason)
+        if self._closing or closed.code == 1000:
+            return ConnectionClosedOK(closed.code, reason)
+        if not closed.by_peer:
+            # websockets closed it on our side: frame too big, protocol error, ping timeout
+            if closed.code == 1009:
+                return MessageTooBigError(closed.code, reason)
+            return ConnectionClosedError(closed.code, reason)
+        error_code = error_message = None
+        preceding = self._hub.preceding_error
+        if preceding is not None:
+            error_code = getattr(preceding.error, "code", None)
+            message = getattr(preceding.error, "message", None)
+            error_message = redact(message, self._secrets) if isinstance(message, str) else None
+        kind: type[ConnectionClosedError] = ConnectionClosedError
+        if closed.code == 3000:
+            kind = AuthenticationError
+        elif closed.code == 4000:
+            kind = SessionRejectedError
+        return kind(closed.code, reason, error_code=error_code, error_message=error_message)
+
+    def _finish(self, terminal: ConnectionClosed) -> None:
+        if self._hub.end(terminal):
+            self._wake_senders()
+            if self._recycler is not None:
+                self._recycler.cancel()
+
+    # -- send ------------------------------------------------------------------------------
+
+    async def _send_frame(self, kind: str, frame: str) -> None:
+        """Send an encoded client event of type ``kind`` and let reconnect continuity see it."""
+        await self.send_raw(frame)
+        if self._continuity is not None:
+            self._continuity.sent(kind, frame)
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """Send one frame as is (``str`` → text frame, ``bytes`` → binary frame).
+
+        A frame over 15 MiB (the service's limit per event) raises
+        :class:`~rxrealtime.errors.EventTooLargeError` before anything is sent. Raises the
+        session's :class:`~rxrealtime.errors.ConnectionClosed` if it is closed. With a
+        reconnect policy, a send made while the session reconnects (or that finds the
+        connection just dropped) waits and goes to the new connection.
+        """
+        size = check_frame_size(data)
+        hub = self._hub
+        while True:
+            if hub.terminal is not None:
+                raise hub.terminal
+            transport, swapped = self._transport, self._swapped
+            if self._reconnecting:
+                await swapped.wait()
+                continue
+            try:
+                await transport.send(data)
+                break
+            except TransportClosed as closed:
+                if not self._may_reconnect(closed):
+                    raise self._terminal_for(closed) from None
+                if self._transport is transport and hub.terminal is None:
+                    await swapped.wait()  # the receive task reconnects or ends the session
+        hub.count_sent(size)
+
+    # -- close -----------------------------------------------------------------------------
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection and wait until every consumer has been ended.
+
+        Consumers complete (this side chose to close). Idempotent. If the wait is cancelled the
+        socket is aborted and the receive task cancelled before the cancellation propagates.
+        """
+        if not self._closing and not self.closed:
+            self._closing = True
+            if self._reconnecting:  # nothing to close: stop the attempts
+                self._receiver.cancel()
+            try:
+                await self._transport.close(code, reason)
+            except asyncio.CancelledError:
+                self._abort()
+                raise
+            except Exception:
+                log.debug("close handshake failed", exc_info=True)
+                self._abort()
+        try:
+            await self.wait_closed()
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+
+    def _abort(self) -> None:
+        self._transport.abort()
+        self._receiver.cancel()
+
+    async def wait_closed(self) -> None:
+        """Wait until the receive task has ended; never raises the connection's error
+        (inspect ``close_code``/``statistics()``), but propagates cancellation."""
+        if not self._receiver.done():
+            await asyncio.wait([self._receiver])

@@ -1,0 +1,328 @@
+"""The writer behind every :class:`~rxrealtime.sinks.RedisPublisher` of one event loop.
+
+All publishers of one loop that use the same Redis (same URL, or the same client object) share
+one :class:`Link`: one client and one background task that takes what every publisher has
+buffered and writes it in one pipelined round trip (``XADD`` to each session's stream and to its
+group stream, ``HSET``/``ZADD`` for the index). The receive loops only append to in-memory
+buffers; nothing on their path waits for Redis.
+
+Failure handling (the policy the publisher documents):
+
+* a transient failure (connection refused or lost, timeout, ``LOADING``, ``OOM``, …) puts the
+  batch back at the front of its publisher's buffer and retries after a backoff that doubles from
+  50 ms up to ``max_backoff``; the buffers stay bounded meanwhile (their overflow policy applies);
+* the session stream's entry ids are chosen here and never change across retries, so an entry
+  that reached Redis before the connection broke is recognised (``ERR … equal or smaller``) and
+  not stored twice; the group stream gets the entry again (at-least-once);
+* any other error reply drops that entry, counted as an error and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+
+from rxrealtime.sources.redis_layout import is_transient, open_client
+from rxrealtime.transport import FrameTransport, TransportClosed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from redis.asyncio import Redis
+
+__all__ = [
+    "Batch",
+    "Entry",
+    "Link",
+    "PublisherStatistics",
+    "PublishingTransport",
+    "Writable",
+    "link_for",
+]
+
+log = logging.getLogger("rxrealtime.redis")
+
+_MIN_BACKOFF = 0.05
+
+
+@attrs.frozen
+class PublisherStatistics:
+    """A snapshot of one publisher (see :meth:`RedisPublisher.statistics`)."""
+
+    session_id: str
+    frames: int
+    """Frames recorded (both directions, before audio was left out)."""
+    published: int
+    """Records confirmed stored in Redis (including the end record)."""
+    buffered: int
+    """Records waiting to be written, or being written."""
+    omitted_audio: int
+    dropped: int
+    """Records dropped by the overflow policy (or still unwritten when ``aclose`` gave up)."""
+    errors: int
+    """Records Redis refused for good (a non-transient error reply)."""
+    retries: int
+    """Writes that failed transiently and were retried."""
+    ended: bool
+
+
+Entry = tuple[bytes, list[bytes]]
+"""One stream entry: ``(entry id, its record lines)``; the id never changes, and the oldest
+lines of an entry waiting for a retry may be dropped by the overflow policy."""
+
+
+class Batch:
+    """What one publisher hands to one pipeline: entries plus index updates."""
+
+    __slots__ = ("entries", "info", "start")
+
+    def __init__(
+        self,
+        entries: list[Entry],
+        info: dict[str, Any] | None,
+        start: float | None,
+    ) -> None:
+        self.entries = entries
+        """``(entry id, records, number of records)`` in order."""
+        self.info = info
+        """Fields to set in the session's info hash, or ``None``."""
+        self.start = start
+        """The session's start time, when it still has to be added to the index."""
+
+
+class Writable(Protocol):
+    """What the link needs of a publisher."""
+
+    def take(self) -> Batch | None:
+        """What to write now (entries move to "in flight"); ``None`` if nothing."""
+
+    def commands(self, pipe: Any, batch: Batch) -> int:
+        """Queue the batch's commands on ``pipe``: two per entry (the session stream, then the
+        group stream), in entry order, then the index commands; return how many index
+        commands."""
+
+    def settle(
+        self, batch: Batch, written: int, retry: list[Entry], index_failed: bool
+    ) -> None:
+        """The outcome: ``written`` records stored, ``retry`` entries to write again (back at the
+        front of the buffer), the index updates to redo if ``index_failed``."""
+
+    def failed(self, entry: Entry, error: BaseException) -> None:
+        """``entry`` was refused for good (a non-transient error reply)."""
+
+
+class Link:
+    """One client and one writer task for every publisher of one loop and one Redis."""
+
+    def __init__(
+        self, client: Redis, owned: bool, on_close: Callable[[], None], max_backoff: float
+    ) -> None:
+        self.client = client
+        self._owned = owned
+        self._on_close = on_close
+        self._max_backoff = max_backoff
+        self._ready: dict[Writable, None] = {}
+        self._members: set[Writable] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.outages = 0
+        self.flushed = asyncio.Event()
+        """Set whenever no publisher has anything left to write."""
+
+    def join(self, member: Writable) -> None:
+        self._members.add(member)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="rxrealtime-redis-writer"
+            )
+
+    def leave(self, member: Writable) -> None:
+        self._members.discard(member)
+        self._ready.pop(member, None)
+        if not self._members:
+            self._wake.set()  # the writer ends when nobody is left
+
+    async def wait_idle(self, timeout: float) -> None:
+        """When nobody is left: wait (at most ``timeout`` s) until the writer has closed the
+        client, so a program may end right after its last publisher closed."""
+        task = self._task
+        if not self._members and task is not None and not task.done():
+            await asyncio.wait({task}, timeout=timeout)
+
+    def ready(self, member: Writable) -> None:
+        """``member`` has something to write (cheap; called on every receive)."""
+        if member not in self._ready:
+            self._ready[member] = None
+            self.flushed.clear()
+            self._wake.set()
+
+    async def _run(self) -> None:
+        backoff = _MIN_BACKOFF
+        try:
+            while self._members or self._ready:
+                if not self._ready:
+                    self.flushed.set()
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                ok = await self._write_once()
+                if ok:
+                    backoff = _MIN_BACKOFF
+                else:
+                    await asyncio.sleep(backoff)
+                    backoff = min(self._max_backoff, backoff * 2)
+        finally:
+            self.flushed.set()
+            self._on_close()
+            if self._owned:
+                try:
+                    await self.client.aclose()
+                except Exception:  # closing a broken client must not mask anything
+                    log.debug("closing the Redis client failed", exc_info=True)
+
+    async def _write_once(self) -> bool:
+        members = list(self._ready)
+        self._ready.clear()
+        taken: list[tuple[Writable, Batch, int]] = []
+        pipe = self.client.pipeline(transaction=False)
+        for member in members:
+            batch = member.take()
+            if batch is not None:
+                taken.append((member, batch, member.commands(pipe, batch)))
+        if not taken:
+            return True
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except Exception as error:
+            if not is_transient(error):
+                log.error("writing to Redis failed: %s: %s", type(error).__name__, error)
+            self._outage(error)
+            for member, batch, _ in taken:
+                member.settle(batch, 0, batch.entries, True)
+                self.ready(member)
+            return False
+        position = 0
+        healthy = True
+        for member, batch, index_commands in taken:
+            size = 2 * len(batch.entries) + index_commands
+            healthy = self._settle(member, batch, results[position : position + size]) and healthy
+            position += size
+        return healthy
+
+    def _settle(self, member: Writable, batch: Batch, results: list[Any]) -> bool:
+        """Sort one publisher's results into written / retry / failed; ``False`` on a retry."""
+        retry: list[Entry] = []
+        written = 0
+        first_error: BaseException | None = None
+        for number, entry in enumerate(batch.entries):
+            stored, grouped = results[2 * number], results[2 * number + 1]
+            if isinstance(stored, Exception) and "equal or smaller" in str(stored):
+                stored = None  # already stored by an earlier, interrupted attempt
+            problem = stored if isinstance(stored, Exception) else None
+            if problem is None and isinstance(grouped, Exception):
+                problem = grouped
+            if problem is None:
+                written += len(entry[1])
+            elif is_transient(problem):
+                retry.append(entry)
+                first_error = first_error or problem
+            else:
+                member.failed(entry, problem)
+        index_errors = [r for r in results[2 * len(batch.entries) :] if isinstance(r, Exception)]
+        for error in index_errors:
+            if not is_transient(error):
+                log.warning("updating the Redis session index failed: %s", error)
+        transient = [error for error in index_errors if is_transient(error)]
+        index_failed = bool(transient)
+        member.settle(batch, written, retry, index_failed)
+        if retry or index_failed:
+            self._outage(first_error or transient[0])
+            self.ready(member)
+            return False
+        return True
+
+    def _outage(self, error: BaseException) -> None:
+        self.outages += 1
+        if self.outages == 1 or self.outages % 100 == 0:
+            log.warning(
+                "Redis unavailable (%s: %s); buffering and retrying",
+                type(error).__name__,
+                error,
+            )
+
+
+_links: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, Link]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def link_for(
+    url: str, *, client: Redis | None, cluster: bool, max_backoff: float
+) -> Link:
+    """The running loop's link for ``client`` (or for ``url``), created on first use."""
+    loop = asyncio.get_running_loop()
+    links = _links.setdefault(loop, {})
+    key: object = ("client", id(client)) if client is not None else ("url", url, cluster)
+    link = links.get(key)
+    if link is None:
+
+        def forget() -> None:
+            if links.get(key) is link:
+                del links[key]
+
+        owned = client is None
+        link = Link(
+            client if client is not None else open_client(url, cluster=cluster),
+            owned,
+            forget,
+            max_backoff,
+        )
+        links[key] = link
+    return link
+
+
+class PublishingTransport:
+    """A :class:`~rxrealtime.transport.FrameTransport` that reports the frames of another:
+    ``on_frame("in", frame)`` for each frame received, ``on_frame("out", data)`` once a send
+    succeeded, ``on_closed(closed)`` when ``recv`` finds the connection closed."""
+
+    __slots__ = ("_inner", "_on_closed", "_on_frame")
+
+    def __init__(
+        self,
+        inner: FrameTransport,
+        on_frame: Callable[[str, str | bytes], None],
+        on_closed: Callable[[TransportClosed], None],
+    ) -> None:
+        self._inner = inner
+        self._on_frame = on_frame
+        self._on_closed = on_closed
+
+    @property
+    def description(self) -> str:
+        return self._inner.description
+
+    async def recv(self) -> str | bytes:
+        try:
+            frame = await self._inner.recv()
+        except TransportClosed as closed:
+            self._on_closed(closed)
+            raise
+        self._on_frame("in", frame)
+        return frame
+
+    async def send(self, data: str | bytes) -> None:
+        await self._inner.send(data)
+        self._on_frame("out", data)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self._inner.close(code, reason)
+
+    def abort(self) -> None:
+        self._inner.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
