@@ -24,8 +24,10 @@ from rxrealtime.reconnect import Reconnected, ReconnectPolicy, ResponseInterrupt
 from rxrealtime.replay import Record, ReplaySession, replay, replay_records, replay_session
 from rxrealtime.scheduling import LoopScheduler, observe_on_thread, to_async_iterable
 from rxrealtime.session import RealtimeSession, SessionStatistics, connect, from_sdk_connection
+from rxrealtime.tools import FunctionTool, tool
 
 __all__ = [
+    "FunctionTool",
     "LoopScheduler",
     "RealtimeSession",
     "ReconnectPolicy",
@@ -49,4 +51,5 @@ __all__ = [
     "sinks",
     "sources",
     "to_async_iterable",
+    "tool",
 ]

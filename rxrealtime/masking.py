@@ -101,15 +101,39 @@ def _text(text: str, secrets: tuple[str, ...]) -> str:
 
 
 def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    # Iterative, not recursive: a value of any depth (a hostile frame nested thousands of
+    # levels deep) is scrubbed without reaching the interpreter's recursion limit.
     if isinstance(value, str):
         return _text(value, secrets)
-    if isinstance(value, Mapping):
-        return {
-            _text(str(key), secrets): (
-                MASK if str(key).lower() in SECRET_KEYS else _scrub(item, secrets)
-            )
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [_scrub(item, secrets) for item in value]
-    return value
+    if not isinstance(value, Mapping | list | tuple):
+        return value
+    root: list[Any] = [None]
+    pending: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (source, its container, slot)
+    while pending:
+        source, container, slot = pending.pop()
+        if isinstance(source, Mapping):
+            copy: Any = {}
+            for key, item in source.items():
+                name = str(key)
+                masked = _text(name, secrets)
+                if name.lower() in SECRET_KEYS:
+                    copy[masked] = MASK
+                elif isinstance(item, str):
+                    copy[masked] = _text(item, secrets)
+                elif isinstance(item, Mapping | list | tuple):
+                    copy[masked] = None
+                    pending.append((item, copy, masked))
+                else:
+                    copy[masked] = item
+        else:
+            copy = []
+            for item in source:
+                if isinstance(item, str):
+                    copy.append(_text(item, secrets))
+                elif isinstance(item, Mapping | list | tuple):
+                    pending.append((item, copy, len(copy)))
+                    copy.append(None)
+                else:
+                    copy.append(item)
+        container[slot] = copy
+    return root[0]

@@ -28,26 +28,47 @@ record says how::
      "reason": "completed" | "error" | "closed" | "interrupted", "error": <message> | null}
 
 (``"interrupted"``: the recording's owner was stopped by the user, e.g. Ctrl-C in the CLI.)
+A session that reconnects goes on in the same recording: each new connection starts with ::
+
+    {"t": ..., "ts": ..., "dir": "reconnect", "connection": <2, 3, ...>,
+     "close_code": <how the previous one closed> | null, "close_reason": <text> | null}
+
+(``null`` when the new connection replaced one that was still open: a planned recycle).
 
 Readers also accept plain JSON Lines with one server event per line (no header, no ``dir``),
 and skip records whose ``dir`` they do not know, so later versions may add kinds.
+
+Depth
+-----
+
+A frame is recorded whatever its nesting. Values up to :data:`JSON_WRITE_DEPTH` levels deep
+are written as nested JSON (``"event"``); a record nested deeper is written with its event as
+JSON *text* (``"raw"``, masked like any record), which replays to the same event; a value that
+cannot be written at all (never one that came off the wire) leaves a record that keeps its
+``t``/``ts``/``dir`` and says why in ``"unrecordable"``. :data:`JSON_READ_DEPTH` is the
+deepest value a reader (and the event decoder) parses: a frame nested deeper is not JSON to
+them, so it is an ``InvalidEvent`` live and in a replay alike.
 
 Guarantees
 ----------
 
 * **No secrets.** :func:`encode_line` scrubs every record with :func:`scrub` (the one masking
   implementation, :mod:`rxrealtime.masking`) before serialising it.
+* **Writing never raises** on content, whatever its depth, size or values (see Depth): every
+  writer (the recorder, the Redis publisher) goes through :func:`encode_line`.
 * **Parsing never raises** on content: a blank or header line is skipped, a line that is not a
   JSON object, or not a record, is an ``"in"`` frame holding the line itself (so decoding it
-  gives the same ``InvalidEvent``/event the live stream would have).
+  gives the same ``InvalidEvent``/event the live stream would have); a record of any depth
+  gives its frame.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import orjson
@@ -58,6 +79,8 @@ from rxrealtime.masking import scrub
 __all__ = [
     "FORMAT_VERSION",
     "HEADER_KEY",
+    "JSON_READ_DEPTH",
+    "JSON_WRITE_DEPTH",
     "Direction",
     "Record",
     "encode_line",
@@ -65,8 +88,10 @@ __all__ = [
     "frame_record",
     "header_record",
     "is_header",
+    "json_text",
     "parse_line",
     "read_records",
+    "reconnect_record",
     "scrub",
     "wire_field",
 ]
@@ -76,6 +101,14 @@ FORMAT_VERSION = 1
 
 HEADER_KEY = "rxrealtime_recording"
 """The key that marks a recording's header line."""
+
+JSON_READ_DEPTH: Final = 1024
+"""The deepest JSON value read back (orjson's limit, pinned by the tests): a line or frame
+nested deeper is not JSON to a reader or to :func:`rxrealtime.events.decode`."""
+
+JSON_WRITE_DEPTH: Final = 254
+"""The deepest value written as nested JSON (orjson's limit, pinned by the tests); a record
+nested deeper has its event written as JSON text (see Depth)."""
 
 Direction = str
 """``"in"`` (server → client), ``"out"`` (client → server) or ``"end"`` (end of the stream)."""
@@ -160,12 +193,103 @@ def end_record(reason: str, error: str | None, *, t: float, ts: float) -> dict[s
     return {"t": round(t, 6), "ts": ts, "dir": "end", "reason": reason, "error": error}
 
 
+def reconnect_record(
+    connection: int,
+    close_code: int | None,
+    close_reason: str | None,
+    *,
+    t: float,
+    ts: float,
+) -> dict[str, Any]:
+    """The ``"reconnect"`` record that starts connection number ``connection`` (2, 3, …)."""
+    return {
+        "t": round(t, 6),
+        "ts": ts,
+        "dir": "reconnect",
+        "connection": connection,
+        "close_code": close_code,
+        "close_reason": close_reason,
+    }
+
+
 def encode_line(record: Mapping[str, Any], secrets: Iterable[str | None]) -> bytes:
     """``record`` scrubbed of ``secrets`` and serialised as one ``"\\n"``-terminated line.
 
-    Values JSON cannot hold are written as their ``str``.
+    Never raises (see the module's Depth section): values JSON cannot hold are written as their
+    ``str``; a record too deep (or holding a number or string the fast writer refuses) has its
+    values written as JSON text, its ``"event"`` as ``"raw"``; a record that cannot be written
+    at all becomes ``{"t", "ts", "dir", "unrecordable": <why>}``.
     """
-    return orjson.dumps(scrub(record, secrets), default=str, option=orjson.OPT_APPEND_NEWLINE)
+    try:
+        scrubbed = scrub(record, secrets)
+    except Exception as error:  # noqa: BLE001 - a value whose str() fails, a broken mapping
+        return _unrecordable(record, error)
+    try:
+        return orjson.dumps(scrubbed, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # orjson.JSONEncodeError: too deep, an int over 64 bits, a surrogate
+        pass
+    try:
+        line = {
+            ("raw" if key == "event" else key): value
+            if isinstance(value, str | int | float | bool | None)
+            else json_text(value)
+            for key, value in scrubbed.items()
+        }
+        return json.dumps(line, ensure_ascii=False).encode("utf-8", "backslashreplace") + b"\n"
+    except Exception as error:  # noqa: BLE001
+        return _unrecordable(record, error)
+
+
+def _unrecordable(record: Mapping[str, Any], error: Exception) -> bytes:
+    safe: dict[str, Any] = {}
+    for key in ("t", "ts", "dir"):
+        value = record.get(key)
+        safe[key] = value if isinstance(value, str | float | int) else None
+    safe["unrecordable"] = f"{type(error).__name__}"
+    return orjson.dumps(safe, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def json_text(value: Any) -> str:
+    """``value`` (dicts, lists, tuples, scalars; anything else as its ``str``) as JSON text,
+    at any depth: iterative, so no nesting reaches a recursion or writer limit."""
+    out: list[str] = []
+    # a stack of pending work: a value to write, or a literal piece of text
+    stack: list[tuple[bool, Any]] = [(False, value)]
+    while stack:
+        literal, item = stack.pop()
+        if literal:
+            out.append(item)
+        elif isinstance(item, Mapping):
+            pieces: list[tuple[bool, Any]] = [(True, "{")]
+            for index, (key, member) in enumerate(item.items()):
+                prefix = "," if index else ""
+                pieces.append((True, prefix + _scalar(str(key)) + ":"))
+                pieces.append((False, member))
+            pieces.append((True, "}"))
+            stack.extend(reversed(pieces))
+        elif isinstance(item, list | tuple):
+            pieces = [(True, "[")]
+            for index, member in enumerate(item):
+                if index:
+                    pieces.append((True, ","))
+                pieces.append((False, member))
+            pieces.append((True, "]"))
+            stack.extend(reversed(pieces))
+        else:
+            out.append(_scalar(item))
+    return "".join(out)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "true" if value is True else "false" if value is False else "null"
+    if isinstance(value, int):
+        return str(int(value))  # any size (orjson stops at 64 bits)
+    if isinstance(value, float):
+        return orjson.dumps(value).decode()  # NaN and infinities become null, as orjson does
+    if not isinstance(value, str):
+        value = str(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -205,7 +329,10 @@ def parse_line(raw: bytes | str, number: int = 0) -> Record | None:
         return Record("in", text, line=number)  # a plain server event
     frame: str | bytes = text
     if "event" in value:
-        frame = orjson.dumps(value["event"]).decode()
+        try:
+            frame = orjson.dumps(value["event"]).decode()
+        except TypeError:  # deeper than the writer takes (or an int over 64 bits)
+            frame = json_text(value["event"])
     elif isinstance(value.get("raw"), str):
         frame = value["raw"]
     elif isinstance(value.get("raw_base64"), str):

@@ -256,6 +256,8 @@ class ReplaySession(SessionBase):
     thread) or with a virtual ``scheduler`` (iterators and ``recv()`` need a running loop).
     """
 
+    replayed = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],

@@ -369,6 +369,11 @@ class FrameTransport(Protocol):
     ``send`` raise :class:`TransportClosed` once the connection is closed; ``close`` is
     idempotent and waits for the closing handshake (bounded by the transport's timeout).
     Cancelling ``recv`` is safe: no frame is lost.
+
+    A transport may also have a ``session_ended(terminal)`` method: a session calls it once,
+    on the transport it used last, when its stream ends (``terminal`` is the session's
+    :class:`~rxrealtime.errors.ConnectionClosed`); a recording wrapper writes its end record
+    then. Whatever it raises is logged by the session, never propagated.
     """
 
     @property

@@ -20,11 +20,16 @@ sound devices) and imports nothing else from ``rxrealtime``, so the events-facin
 the sinks and the embedded server all share it. ``rxrealtime.operators.AudioFormat``,
 ``PCM16``, ``PCMU`` and ``PCMA`` are these same objects.
 
-Importing this package never imports an optional dependency: device modules, when added, are
-optional extras loaded on first use.
+Importing this package never imports an optional dependency. The device shell
+(:mod:`rxrealtime.audio.devices`: ``microphone``, ``wav_file``, ``reframe``, ``send_audio``,
+``Speaker``, ``AudioDeviceError``) is reachable here too, loaded on first access by name; its
+optional libraries (the ``[voice]`` extra) load only when a device is opened.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from rxrealtime.audio import g711, pcm
 from rxrealtime.audio.formats import (
@@ -47,15 +52,33 @@ __all__ = [
     "PCMA",
     "PCMU",
     "AudioFormat",
+    "AudioDeviceError",
     "AudioFormatType",
     "Law",
+    "Speaker",
     "StreamDecoder",
     "alaw_decode",
     "alaw_encode",
     "downsample_24k_to_8k",
     "g711",
+    "microphone",
     "pcm",
+    "reframe",
+    "send_audio",
     "ulaw_decode",
     "ulaw_encode",
     "upsample_8k_to_24k",
+    "wav_file",
 ]
+
+# The device shell (layer "audio devices", below this core) is loaded by name on first access,
+# so importing the core never imports it, nor its optional libraries.
+_DEVICE_NAMES = frozenset(
+    {"AudioDeviceError", "Speaker", "microphone", "reframe", "send_audio", "wav_file"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEVICE_NAMES:
+        return getattr(importlib.import_module("rxrealtime.audio.devices"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -174,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_endpoint(record)
     _add_demo_options(record)
+
+    from rxrealtime.cli import fleet, monitor  # Redis: fleet + monitor (see "Scaling out")
+
+    fleet.add_parser(commands)
+    monitor.add_parser(commands)
     return parser
 
 
@@ -214,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The commands print their own one-line message for a session that ends abnormally; the
     # library's warning about it would say the same thing twice. Errors still show.
     logging.getLogger("rxrealtime").setLevel(logging.ERROR)
+    if command in ("fleet", "monitor"):
+        from rxrealtime.cli import fleet, monitor
+
+        return _run(command, (fleet if command == "fleet" else monitor).main(args))
     if command == "replay":
         from rxrealtime.cli.replay import run_replay
 

@@ -45,17 +45,7 @@ __all__ = [
 ]
 
 
-class _Sentinel:
-    __slots__ = ("_name",)
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __repr__(self) -> str:
-        return self._name
-
-
-MISSING: Final = _Sentinel("MISSING")
+MISSING: Final = object()
 """What a required field read from the wire holds when its key is absent."""
 
 _JSON_NAMES: Final = {
@@ -328,8 +318,10 @@ def required_fields(cls: type) -> frozenset[str]:
     )
 
 
-def _build_structure(cls: type) -> Conv:
-    """Compile ``structure(d) -> cls`` for one class.
+def _build_structure(cls: type, *, event: bool = False) -> Conv:
+    """Compile ``structure(d) -> cls`` for one class (``event``: for a top-level server event,
+    called only with a dict whose ``type`` is a string that selected ``cls``, neither of which
+    is checked again).
 
     The keys an object nearly always has (``type``, ``event_id`` and its required fields) are
     read in one ``try`` block of plain subscripts, the others with ``d.get``. A value of exactly
@@ -362,7 +354,7 @@ def _build_structure(cls: type) -> Conv:
     lazy = [f.name for f in fields if f.name not in eager]
     var = {f.name: f"v{i}" for i, f in enumerate(fields)}
 
-    body = ["    if d.__class__ is not dict:", "        raise _IF('an object', d)"]
+    body = [] if event else ["    if d.__class__ is not dict:", "        raise _IF('an object', d)"]
     body.append("    bad = None")
     if eager:
         body.append("    try:")
@@ -378,6 +370,8 @@ def _build_structure(cls: type) -> Conv:
         name, v = field.name, var[field.name]
         members = _split(hints[name])[1]
         scalar = all(m in _SCALARS for m in members)
+        if event and name == "type":  # the string that chose this class
+            continue
         if scalar:
             ns[f"_conv{i}"] = _scalar_slow(tuple(members))
             for j, member in enumerate(members):
@@ -507,9 +501,10 @@ def _build_unstructure(cls: type) -> Conv:
 # -- registration ----------------------------------------------------------------------------
 
 
-def register(cls: type) -> Conv:
-    """Register ``cls`` on the converter; return its structure function."""
-    structure = structurer(cls)
+def register(cls: type, *, event: bool = False) -> Conv:
+    """Register ``cls`` on the converter; return its structure function (``event``: the one for
+    a top-level server event, see :func:`_build_structure`)."""
+    structure = _build_structure(cls, event=True) if event else structurer(cls)
     converter.register_structure_hook(cls, lambda value, _: structure(value))
     converter.register_unstructure_hook(cls, _build_unstructure(cls))
     return structure

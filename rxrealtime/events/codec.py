@@ -188,7 +188,9 @@ _register_families()
 for _cls in _model_classes():
     register(_cls)
 
-_STRUCTURE: Final = {cls: register(cls) for cls in set(server.SERVER_EVENT_TYPES.values())}
+_STRUCTURE: Final = {
+    cls: register(cls, event=True) for cls in set(server.SERVER_EVENT_TYPES.values())
+}
 _DECODERS: Final = {wire: _STRUCTURE[cls] for wire, cls in server.SERVER_EVENT_TYPES.items()}
 """Wire type -> compiled structure function, for every server type (aliases too)."""
 

@@ -17,6 +17,12 @@ the session or response asks for ``audio/pcmu`` / ``audio/pcma`` (:mod:`rxrealti
 the server's voice is a tone code (:mod:`rxrealtime.server.audio`) that its transcription reads
 back. :class:`Faults` injects drops, bad frames, duplicates, delays and stalls for client
 resilience tests.
+
+Client events are checked against the request models of the official SDK (every field it types
+is accepted, values the live service refuses get its errors); how the server matches the live
+service, behaviour by behaviour and with public sources, is in ``docs/protocol-fidelity.md``.
+Its bounds (frame size, unread events, id lengths, nesting) are named in
+:mod:`rxrealtime.server.limits`.
 """
 
 from __future__ import annotations

@@ -331,7 +331,8 @@ def serve(
       ``realtime_audio`` is true): input audio plays on a real-time clock from its arrival, so
       ``speech_started`` / ``speech_stopped`` are spaced as the audio between them lasts, as from
       the live service, even when a client pushes audio faster than real time (a client
-      streaming in real time sees no added delay). ``"audio"`` (the default when
+      streaming in real time sees a boundary at most one append's duration after the audio
+      completing it arrived). ``"audio"`` (the default when
       ``realtime_audio`` is false): boundaries as soon as the audio completing them arrives,
       for fast deterministic tests. Audio positions (``audio_start_ms``, ``audio_end_ms``) are
       the same in both.

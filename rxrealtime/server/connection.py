@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -55,18 +54,22 @@ from rxrealtime.server.model import Model
 from rxrealtime.server.request_models import ITEM_REFERENCE
 from rxrealtime.server.responses import Pacing, ResponseStream
 from rxrealtime.server.schema import check
-from rxrealtime.server.session_config import apply_update, response_config
+from rxrealtime.server.session_config import (
+    apply_update,
+    expires_at,
+    expiry_message,
+    response_config,
+)
 from rxrealtime.server.transcription import LOGPROBS, transcribe
 from rxrealtime.server.validation import (
-    check_event,
     check_response_params,
     decode_audio,
     normalize_item,
+    parse_event,
 )
 
-__all__ = ["Connection", "ConnectionOptions"]
+__all__ = ["Connection", "ConnectionOptions", "expires_at", "expiry_message"]
 
-_SESSION_TTL_S = 3600
 _log = logging.getLogger("rxrealtime.server")
 
 
@@ -88,15 +91,6 @@ class ConnectionOptions:
 class _Active:
     stream: ResponseStream
     task: asyncio.Task[None]
-
-
-def server_error() -> errors.ClientError:
-    """The ``error`` the live service sends when it fails on its side."""
-    return errors.ClientError(
-        "The server had an error while processing your request. Sorry about that!",
-        code="server_error",
-        type="server_error",
-    )
 
 
 class Connection:
@@ -215,13 +209,13 @@ class Connection:
             raw_id = data.get("event_id")
             if isinstance(raw_id, str) and len(raw_id) <= MAX_EVENT_ID_LENGTH:
                 event_id = raw_id
-            kind = check_event(data)
-            self._handlers[kind](data, event_id)
+            kind, event = parse_event(data)
+            self._handlers[kind](event, event_id)
         except errors.ClientError as error:
             self._error(error, event_id)
         except Exception:
             _log.exception("embedded server failed on a client event")
-            self._error(server_error(), event_id)
+            self._error(errors.server_error(), event_id)
 
     @staticmethod
     def _parse(message: str | bytes) -> dict[str, Any]:
@@ -251,7 +245,7 @@ class Connection:
             self._on_vad(boundary)
         except Exception:
             _log.exception("embedded server failed on a turn boundary")
-            self._error(server_error(), None)
+            self._error(errors.server_error(), None)
 
     # -- session ----------------------------------------------------------------------------
 
@@ -462,7 +456,7 @@ class Connection:
             final = await stream.run()
         except Exception:
             _log.exception("embedded server failed while streaming a response")
-            self._error(server_error(), None)
+            self._error(errors.server_error(), None)
             return
         finally:
             self._audio_produced = self._audio_produced or stream.audio_sent
@@ -507,22 +501,3 @@ class Connection:
                 code="response_cancel_not_active",
             )
         self._cancel_active("client_cancelled")
-
-
-def expires_at(session_limit: float | None = None, now: float | None = None) -> int:
-    """Unix time at which a session created at ``now`` (default: now) expires: ``session_limit``
-    seconds later, rounded; one hour (like the live service) when the limit is ``None``."""
-    if now is None:
-        now = time.time()
-    if session_limit is None:
-        return int(now) + _SESSION_TTL_S
-    return round(now + session_limit)
-
-
-def expiry_message(session_limit: float) -> str:
-    """The live service's message: the limit in whole minutes, or in seconds under a minute."""
-    if session_limit >= 60:
-        value, unit = f"{round(session_limit / 60)}", "minute"
-    else:
-        value, unit = f"{session_limit:g}", "second"
-    return f"Your session hit the maximum duration of {value} {unit}{'' if value == '1' else 's'}."

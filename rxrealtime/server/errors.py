@@ -13,6 +13,7 @@ __all__ = [
     "invalid_type",
     "invalid_value",
     "missing_parameter",
+    "server_error",
     "unknown_parameter",
 ]
 
@@ -82,8 +83,24 @@ def _quoted_list(values: list[str]) -> str:
     return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
 
 
+_SHOWN = 200
+"""Longest value echoed in an error message (a longer one is cut, so an error stays small)."""
+
+
 def invalid_value(param: str, value: object, supported: list[str] | None = None) -> ClientError:
-    message = f"Invalid value: '{value}'."
+    shown = str(value)
+    if len(shown) > _SHOWN:
+        shown = shown[:_SHOWN] + "..."
+    message = f"Invalid value: '{shown}'."
     if supported:
         message += f" Supported values are: {_quoted_list(supported)}."
     return ClientError(message, code="invalid_value", param=param)
+
+
+def server_error() -> ClientError:
+    """The ``error`` the live service sends when it fails on its side (type ``server_error``)."""
+    return ClientError(
+        "The server had an error while processing your request. Sorry about that!",
+        code="server_error",
+        type="server_error",
+    )

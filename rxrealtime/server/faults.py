@@ -111,6 +111,7 @@ class Outbox:
         self.overflowed = False
         """True once a client that does not read was disconnected."""
         self._closing = False
+        self._finished = False
 
     @property
     def queued_bytes(self) -> int:
@@ -131,7 +132,7 @@ class Outbox:
 
     async def drained(self, below: int) -> None:
         """Return once at most ``below`` bytes wait (or the outbox is done writing)."""
-        while self._queued_bytes > below and not self.broken:
+        while self._queued_bytes > below and not (self.broken or self._finished):
             self._progress.clear()
             await self._progress.wait()
 
@@ -177,7 +178,7 @@ class Outbox:
         except ConnectionClosed:
             return
         finally:
-            self.broken = self.broken or self._closing
+            self._finished = True
             self._progress.set()
             if self._closer is not None:
                 await self._closer
@@ -185,7 +186,8 @@ class Outbox:
     async def _send(self, frame: str | bytes) -> None:
         """Send one frame; a client that has not taken it within the stall timeout is gone."""
         try:
-            await asyncio.wait_for(self._ws.send(frame), OUTBOX_STALL_TIMEOUT)
+            async with asyncio.timeout(OUTBOX_STALL_TIMEOUT):
+                await self._ws.send(frame)
         except TimeoutError:
             self.overflowed = True
             self.drop()

@@ -13,8 +13,9 @@ finds is handed to ``on_boundary`` according to the VAD clock:
   the arrival of the first audio and never runs ahead of real time (each append starts playing
   when it arrives or when the audio before it has played, whichever is later). A boundary is
   handed over when that clock reaches the frame where it was detected. A client streaming in real
-  time sees no added delay; a client pushing audio faster than real time sees the boundaries
-  spaced as far apart as the audio between them lasts, as from the live service.
+  time sees a boundary at most one append's duration (typically 20 to 100 ms) after the audio
+  completing it arrived; a client pushing audio faster than real time sees the boundaries spaced
+  as far apart as the audio between them lasts, as from the live service.
 
 Either way the boundaries' ``audio_start_ms`` / ``audio_end_ms`` are the same audio positions, and
 handing over keeps detection order. Clearing or committing the buffer, or changing the VAD

@@ -18,6 +18,7 @@ change, and the voice cannot change once the session has produced audio
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,8 @@ from rxrealtime.server.schema import check
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
     "apply_update",
+    "expires_at",
+    "expiry_message",
     "realtime_session",
     "response_config",
     "transcription_session",
@@ -41,6 +44,7 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 _PCM = {"type": "audio/pcm", "rate": 24000}
+_SESSION_TTL_S = 3600
 _MERGED = frozenset(
     {
         "session.audio",
@@ -220,3 +224,22 @@ def response_config(
         parallel_tool_calls=_pick(params, "parallel_tool_calls", session.get("parallel_tool_calls"))
         is not False,
     )
+
+
+def expires_at(session_limit: float | None = None, now: float | None = None) -> int:
+    """Unix time at which a session created at ``now`` (default: now) expires: ``session_limit``
+    seconds later, rounded; one hour (like the live service) when the limit is ``None``."""
+    if now is None:
+        now = time.time()
+    if session_limit is None:
+        return int(now) + _SESSION_TTL_S
+    return round(now + session_limit)
+
+
+def expiry_message(session_limit: float) -> str:
+    """The live service's message: the limit in whole minutes, or in seconds under a minute."""
+    if session_limit >= 60:
+        value, unit = f"{round(session_limit / 60)}", "minute"
+    else:
+        value, unit = f"{session_limit:g}", "second"
+    return f"Your session hit the maximum duration of {value} {unit}{'' if value == '1' else 's'}."

@@ -26,6 +26,7 @@ __all__ = [
     "check_response_params",
     "decode_audio",
     "normalize_item",
+    "parse_event",
 ]
 
 CLIENT_EVENT_TYPES: tuple[str, ...] = tuple(EVENT_FIELDS)
@@ -36,10 +37,21 @@ _PART_TYPES = {
     "system": ["input_text"],
     "assistant": ["output_text", "output_audio"],
 }
+_PART_FIELDS = {
+    "user": frozenset({"type", "text", "audio", "transcript", "image_url", "detail"}),
+    "system": frozenset({"type", "text"}),
+    "assistant": frozenset({"type", "text", "audio", "transcript"}),
+}
 
 
 def check_event(event: Mapping[str, Any]) -> str:
-    """Check a client event's ``type`` and top-level fields; return the type.
+    """Check a client event's ``type`` and top-level fields; return the type."""
+    return parse_event(event)[0]
+
+
+def parse_event(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Check a client event's ``type`` and top-level fields; return the type and the event
+    normalised (``"audio_end_ms": 300.0`` becomes ``300``).
 
     Nested payloads (``session``, ``item``) are checked by their handlers; ``response.create``'s
     ``response`` is checked here in full."""
@@ -52,10 +64,10 @@ def check_event(event: Mapping[str, Any]) -> str:
     if spec is None:
         raise errors.invalid_value("type", kind, list(CLIENT_EVENT_TYPES))
     fields = {key: value for key, value in event.items() if key not in ("type", "event_id")}
-    check(spec, fields, "")
+    checked: dict[str, Any] = check(spec, fields, "")
     if "event_id" in event:
-        check(EVENT_ID, event["event_id"], "event_id")
-    return kind
+        checked["event_id"] = check(EVENT_ID, event["event_id"], "event_id")
+    return kind, {"type": kind, **checked}
 
 
 def decode_audio(data: str, param: str) -> bytes:
@@ -81,6 +93,9 @@ class NewItem:
 
 
 def _normalize_part(part: Mapping[str, Any], role: str, path: str) -> tuple[dict[str, Any], bytes]:
+    """One content part. Like the SDK's (flat) content models, a part may carry any field of
+    its role's parts (``text``, ``audio``, ``transcript``, ``image_url``, ``detail``); those its
+    type does not use are ignored."""
     kind = part.get("type")
     if kind is None:
         raise errors.missing_parameter(f"{path}.type")
@@ -88,32 +103,29 @@ def _normalize_part(part: Mapping[str, Any], role: str, path: str) -> tuple[dict
         raise errors.invalid_type(f"{path}.type", str, kind)
     if kind not in _PART_TYPES[role]:
         raise errors.invalid_value(f"{path}.type", kind, _PART_TYPES[role])
-    allowed = {"type", "text"} if kind in ("input_text", "output_text") else set()
-    if kind == "input_image":
-        allowed = {"type", "image_url", "detail"}
-    elif kind in ("input_audio", "output_audio"):
-        allowed = {"type", "audio", "transcript"}
-    for key in part:
-        if key not in allowed:
+    for key, value in part.items():
+        if key not in _PART_FIELDS[role]:
             raise errors.unknown_parameter(f"{path}.{key}")
-    for key in allowed - {"type"}:
-        if key in part and part[key] is not None and not isinstance(part[key], str):
-            raise errors.invalid_type(f"{path}.{key}", str, part[key])
-    if kind in ("input_text", "output_text"):
-        if not isinstance(part.get("text"), str):
+        if value is not None and not isinstance(value, str):
+            raise errors.invalid_type(f"{path}.{key}", str, value)
+    if role == "assistant" or kind == "input_text":
+        # the live service needs text for every assistant part: it cannot populate assistant
+        # audio, so an ``output_audio`` part is kept as its transcript, without audio
+        if part.get("text") is None:
             raise errors.missing_parameter(f"{path}.text")
+        if kind == "output_audio":
+            return {"type": kind, "transcript": part["text"]}, b""
         return {"type": kind, "text": part["text"]}, b""
     if kind == "input_image":
-        if not isinstance(part.get("image_url"), str):
+        if part.get("image_url") is None:
             raise errors.missing_parameter(f"{path}.image_url")
         detail = part.get("detail") or "auto"
         if detail not in ("auto", "low", "high"):
             raise errors.invalid_value(f"{path}.detail", detail, ["auto", "low", "high"])
         return {"type": kind, "image_url": part["image_url"], "detail": detail}, b""
-    # input_audio / output_audio
-    if kind == "input_audio" and "audio" not in part:
+    if part.get("audio") is None:  # input_audio
         raise errors.missing_parameter(f"{path}.audio")
-    audio = decode_audio(part["audio"], f"{path}.audio") if part.get("audio") else b""
+    audio = decode_audio(part["audio"], f"{path}.audio") if part["audio"] else b""
     return {"type": kind, "transcript": part.get("transcript")}, audio
 
 

@@ -68,11 +68,14 @@ The package, one job per module
     the typed send helpers. :mod:`~rxrealtime.session.options`: :func:`connect`'s options as
     one object (:class:`ConnectOptions`) and the entry points.
     :mod:`~rxrealtime.session.observable`: :class:`SessionObservable`.
+    :mod:`~rxrealtime.session.ask`: ``session.ask(...)``, one-call answers (:class:`Ask`,
+    :class:`Answer`).
 """
 
 
 from __future__ import annotations
 
+from rxrealtime.session.ask import Answer, Ask
 from rxrealtime.session.base import SessionBase
 from rxrealtime.session.hub import DEFAULT_BUFFER_SIZE, EventHub, SessionStatistics
 from rxrealtime.session.live import RealtimeSession
@@ -96,6 +99,8 @@ from rxrealtime.session.resources import (
 )
 
 __all__ = [
+    "Answer",
+    "Ask",
     "DEFAULT_BUFFER_SIZE",
     "DEFAULT_MODEL",
     "ClientEventSender",

@@ -9,15 +9,16 @@ sent frames go.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Literal, Self
 
 from reactivex import abc
 
 from rxrealtime import events as ev
 from rxrealtime.errors import ConnectionClosedError
 from rxrealtime.scheduling import ObservableIterator, Overflow
+from rxrealtime.session.ask import Ask
 from rxrealtime.session.hub import EventHub, SessionStatistics
 from rxrealtime.session.observable import SessionObservable
 from rxrealtime.session.resources import TypedSenders
@@ -32,6 +33,8 @@ class SessionBase(TypedSenders):
     _hub: EventHub
     _events: SessionObservable[ev.ServerEvent]
     _scheduler: abc.SchedulerBase
+    replayed: ClassVar[bool] = False
+    """True when the events come from a recording (nothing sent steers them)."""
 
     def _init_base(self, hub: EventHub, scheduler: abc.SchedulerBase) -> None:
         self._hub = hub
@@ -91,6 +94,33 @@ class SessionBase(TypedSenders):
         """``await session.recv_bytes()``: like :meth:`recv`, but the raw frame (text frames as
         UTF-8 bytes)."""
         return self._hub.recv_bytes()
+
+    def ask(
+        self,
+        text: str | None,
+        *,
+        output: Literal["text", "audio"] = "text",
+        instructions: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        response: Mapping[str, Any] | None = None,
+        follow_tools: bool | None = None,
+        timeout: float | None = None,
+    ) -> Ask:
+        """``await session.ask("question")``: send ``text`` as a user message, request one
+        response (``output_modalities=[output]``, ``instructions``, ``metadata`` and any other
+        ``response`` options) and return its :class:`~rxrealtime.session.ask.Answer` (an
+        ``ops.ResponseSummary`` with ``audio`` and ``tool_calls``); ``async for`` over it
+        yields the text (or transcript) deltas instead. See :mod:`rxrealtime.session.ask`."""
+        return Ask(
+            self,
+            text,
+            output=output,
+            instructions=instructions,
+            metadata=metadata,
+            response=response,
+            follow_tools=follow_tools,
+            timeout=timeout,
+        )
 
     # -- state -------------------------------------------------------------------------------
 

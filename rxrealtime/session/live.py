@@ -378,6 +378,21 @@ class RealtimeSession(SessionBase):
             self._wake_senders()
             if self._recycler is not None:
                 self._recycler.cancel()
+            self._tell_transport(terminal)
+
+    def _tell_transport(self, terminal: ConnectionClosed) -> None:
+        """Tell the transport used last how the session ended, if it wants to know (a
+        recording wrapper writes its end record then: see ``FrameTransport``). Whatever it
+        raises is logged, never propagated: a recorder cannot change how a session ends."""
+        ended = getattr(self._transport, "session_ended", None)
+        if not callable(ended):
+            return
+        try:
+            ended(terminal)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001
+            log.exception("rxrealtime: the transport's session_ended() raised; ignored")
 
     # -- send ------------------------------------------------------------------------------
 

@@ -18,6 +18,9 @@ _A = TypeVar("_A")
 _B = TypeVar("_B")
 _C = TypeVar("_C")
 _D = TypeVar("_D")
+_E = TypeVar("_E")
+_F = TypeVar("_F")
+_G = TypeVar("_G")
 
 
 class SessionObservable(reactivex.Observable[_T]):
@@ -74,7 +77,54 @@ class SessionObservable(reactivex.Observable[_T]):
         /,
     ) -> _D: ...
     @overload
-    def pipe(self, *operators: Callable[[Any], Any]) -> Any: ...
+    def pipe(
+        self,
+        op1: Callable[[reactivex.Observable[_T]], _A],
+        op2: Callable[[_A], _B],
+        op3: Callable[[_B], _C],
+        op4: Callable[[_C], _D],
+        op5: Callable[[_D], _E],
+        /,
+    ) -> _E: ...
+    @overload
+    def pipe(
+        self,
+        op1: Callable[[reactivex.Observable[_T]], _A],
+        op2: Callable[[_A], _B],
+        op3: Callable[[_B], _C],
+        op4: Callable[[_C], _D],
+        op5: Callable[[_D], _E],
+        op6: Callable[[_E], _F],
+        /,
+    ) -> _F: ...
+    @overload
+    def pipe(
+        self,
+        op1: Callable[[reactivex.Observable[_T]], _A],
+        op2: Callable[[_A], _B],
+        op3: Callable[[_B], _C],
+        op4: Callable[[_C], _D],
+        op5: Callable[[_D], _E],
+        op6: Callable[[_E], _F],
+        op7: Callable[[_F], _G],
+        /,
+    ) -> _G: ...
+    # Eight operators or more are not followed by the checker. There is deliberately no
+    # catch-all for fewer: a wrongly composed pipe must be a type error, not ``Any``.
+    @overload
+    def pipe(
+        self,
+        op1: Callable[[Any], Any],
+        op2: Callable[[Any], Any],
+        op3: Callable[[Any], Any],
+        op4: Callable[[Any], Any],
+        op5: Callable[[Any], Any],
+        op6: Callable[[Any], Any],
+        op7: Callable[[Any], Any],
+        op8: Callable[[Any], Any],
+        /,
+        *operators: Callable[[Any], Any],
+    ) -> Any: ...
     def pipe(self, *operators: Callable[[Any], Any]) -> Any:
         result: Any = self
         for operator in operators:

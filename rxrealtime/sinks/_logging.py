@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
-from reactivex import Observer
 
 from rxrealtime import events as ev
+from rxrealtime._compat import Observer
 from rxrealtime.masking import ordered_secrets, redact, scrub
 
 __all__ = ["EventLogger", "default_level", "summarize"]

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
-from reactivex import Observer, abc
+from reactivex import abc
 
 from rxrealtime import events as ev
+from rxrealtime._compat import Observer
 from rxrealtime.scheduling import LoopScheduler
 
 __all__ = ["DisplayState", "NotebookDisplay", "TextView", "default_render"]

@@ -19,10 +19,24 @@ Guarantees
   recorder is safe to run inline on the loop. A lock makes concurrent calls from other threads
   safe and keeps lines whole.
 * Records after ``close()`` (or after the stream ended) are ignored, never raised.
+* **A recorder can never end a session.** After the header (whose failure the constructor
+  raises), nothing the recorder does raises: a frame of any depth or content is written (see
+  :mod:`rxrealtime.recording`, Depth); a write that fails (disk full, a closed file, …) and a
+  value that cannot be recorded are counted in :attr:`Recorder.errors`, the latest in
+  :attr:`Recorder.last_error`, and logged on the ``rxrealtime`` logger (the first failure and
+  every 100th). :class:`RecordingTransport` also guards every call it makes to its recorder
+  (a subclass that raises, even ``CancelledError`` or ``GeneratorExit``, is counted and
+  logged the same way; only ``KeyboardInterrupt`` and ``SystemExit`` go through).
+* **Every connection.** Given to ``connect(recorder=...)`` with a reconnect policy, one
+  recorder records every connection of the session: each new connection (a reconnect or a
+  planned recycle) starts with a ``"reconnect"`` record, and the one ``"end"`` record is
+  written when the *session* ends (the session tells the transport it used last), saying how:
+  ``"completed"`` for a normal end, ``"error"`` with the session's error otherwise.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -30,10 +44,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from reactivex import Observer
-
 from rxrealtime import events as ev
+from rxrealtime._compat import Observer
 from rxrealtime.masking import ordered_secrets
+from rxrealtime.errors import ConnectionClosedOK
+from rxrealtime.masking import redact
 from rxrealtime.recording import (
     FORMAT_VERSION,
     HEADER_KEY,
@@ -41,11 +56,17 @@ from rxrealtime.recording import (
     end_record,
     frame_record,
     header_record,
+    reconnect_record,
     scrub,
 )
 from rxrealtime.transport import FrameTransport, TransportClosed
 
 __all__ = ["FORMAT_VERSION", "HEADER_KEY", "Recorder", "RecordingTransport", "scrub"]
+
+log = logging.getLogger("rxrealtime")
+
+_LOG_EVERY = 100
+"""After the first failure, one in this many is logged (a failing disk fails every frame)."""
 
 
 class Recorder(Observer[ev.ServerEvent]):
@@ -85,9 +106,20 @@ class Recorder(Observer[ev.ServerEvent]):
         self.path = Path(path)
         self.records_written = 0
         """Frames recorded so far (the header and the end record are not counted)."""
+        self.errors = 0
+        """Frames or records that could not be written (each logged; see the guarantees)."""
+        self.last_error: str | None = None
+        """The latest of those failures, one line, secrets masked."""
+        self._connections = 0  # connections wrapped so far (see wrap)
+        self._last_close: tuple[int, str] | None = None  # how the newest connection closed
         self._file: BinaryIO | None = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         self._start = clock()
-        self._write(header_record(time.time(), meta))
+        try:
+            self._file.write(encode_line(header_record(time.time(), meta), self._secrets))
+            self._file.flush()
+        except BaseException:
+            self._file.close()
+            raise
 
     @property
     def closed(self) -> bool:
@@ -99,8 +131,33 @@ class Recorder(Observer[ev.ServerEvent]):
         self._secrets = ordered_secrets([*secrets, *self._secrets])
 
     def wrap(self, transport: FrameTransport) -> RecordingTransport:
-        """A transport that records every raw frame ``transport`` receives and sends."""
-        return RecordingTransport(transport, self)
+        """A transport that records every raw frame ``transport`` receives and sends.
+
+        Called again for a new connection of the same session (a reconnect, a planned
+        recycle), the recording goes on: a ``"reconnect"`` record comes first, with how the
+        previous connection closed when it did.
+        """
+        self._connections += 1
+        if self._connections > 1:
+            code, reason = self._last_close or (None, None)
+            self._last_close = None
+            now = self._clock() - self._start
+            self._write(reconnect_record(self._connections, code, reason, t=now, ts=time.time()))
+        return RecordingTransport(transport, self, self._connections)
+
+    def connection_closed(self, connection: int, closed: TransportClosed) -> None:
+        """Connection number ``connection`` closed (what :class:`RecordingTransport` reports):
+        remembered for the next ``"reconnect"`` record; the recording goes on."""
+        if connection == self._connections:
+            self._last_close = (closed.code, redact(closed.reason, self._secrets))
+
+    def session_ended(self, terminal: BaseException) -> None:
+        """The session this recorder records ended with ``terminal`` (its
+        :class:`~rxrealtime.errors.ConnectionClosed`): write the ``"end"`` record."""
+        if isinstance(terminal, ConnectionClosedOK):
+            self._end("completed", None)
+        else:
+            self._end("error", f"{type(terminal).__name__}: {terminal}")
 
     def record_in(self, frame: str | bytes | ev.ServerEvent | Mapping[str, Any]) -> None:
         """Record a frame received from the server: its raw text, bytes, or decoded event."""
@@ -139,7 +196,11 @@ class Recorder(Observer[ev.ServerEvent]):
     def _record(self, direction: str, frame: object) -> None:
         if self._file is None:
             return
-        record = frame_record(direction, frame, t=self._clock() - self._start, ts=time.time())
+        try:
+            record = frame_record(direction, frame, t=self._clock() - self._start, ts=time.time())
+        except Exception as error:  # a value no record can hold (a wrong type)
+            self.failed(error)
+            return
         self._write(record, count=True)
 
     def _end(self, reason: str, error: str | None) -> None:
@@ -149,19 +210,39 @@ class Recorder(Observer[ev.ServerEvent]):
         with self._lock:
             file, self._file = self._file, None
         if file is not None:
-            file.close()
+            try:
+                file.close()
+            except Exception as error:  # the last flush failed
+                self.failed(error)
 
     def _write(self, record: dict[str, Any], *, count: bool = False) -> None:
-        line = encode_line(record, self._secrets)
+        line = encode_line(record, self._secrets)  # never raises
         with self._lock:
             if self._file is None:
                 return
-            self._file.write(line)
-            self._file.flush()
-            if self._fsync:
-                os.fsync(self._file.fileno())
+            try:
+                self._file.write(line)
+                self._file.flush()
+                if self._fsync:
+                    os.fsync(self._file.fileno())
+            except Exception as error:  # disk full, file closed under us, …
+                self.failed(error)
+                return
             if count:
                 self.records_written += 1
+
+    def failed(self, error: BaseException) -> None:
+        """Count and log one failure to record (see the guarantees); never raises."""
+        self.errors += 1
+        self.last_error = redact(f"{type(error).__name__}: {error}", self._secrets)
+        if self.errors == 1 or self.errors % _LOG_EVERY == 0:
+            log.warning(
+                "rxrealtime recorder %s: %d failure(s) so far, the latest: %s "
+                "(the session goes on)",
+                self.path.name,
+                self.errors,
+                self.last_error,
+            )
 
 
 class RecordingTransport:
@@ -169,37 +250,59 @@ class RecordingTransport:
 
     Each frame received is recorded (``record_in``, raw text or bytes) before it is returned;
     each frame sent is recorded (``record_out``) once the inner ``send`` succeeded. When
-    ``recv`` finds the connection closed, the recorder ends with reason ``"completed"`` (close
-    code 1000) or ``"error"`` (any other code). Use it by wrapping a session's transport, e.g.
+    ``recv`` finds the connection closed, the close is remembered for the ``"reconnect"``
+    record of a next connection; the ``"end"`` record is written by :meth:`session_ended`
+    (the session calls it once, when its stream ends) or by closing the recorder. Every call
+    to the recorder is guarded: whatever it raises (``KeyboardInterrupt`` and ``SystemExit``
+    aside) is counted in ``recorder.errors`` and logged, and the frame still reaches the
+    session. Use it by wrapping a session's transport, e.g.
     ``RealtimeSession(recorder.wrap(transport))``; do not also subscribe the recorder to the
     session's events (frames would be recorded twice).
     """
 
-    __slots__ = ("_inner", "recorder")
+    __slots__ = ("_inner", "connection", "recorder")
 
-    def __init__(self, inner: FrameTransport, recorder: Recorder) -> None:
+    def __init__(self, inner: FrameTransport, recorder: Recorder, connection: int = 1) -> None:
         self._inner = inner
         self.recorder = recorder
+        self.connection = connection
+        """Which connection of the recording this is (1, then 2, … after reconnects)."""
 
     @property
     def description(self) -> str:
         return self._inner.description
 
+    def _guard(self, call: Callable[..., object], *args: Any) -> None:
+        try:
+            call(*args)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # noqa: BLE001 - a recorder never ends a session
+            try:
+                self.recorder.failed(error)
+            except Exception:  # a subclass that breaks even this: still never fatal
+                log.exception("rxrealtime recorder failed")
+
     async def recv(self) -> str | bytes:
         try:
             frame = await self._inner.recv()
         except TransportClosed as closed:
-            if closed.code == 1000 or not closed.by_peer:
-                self.recorder.on_completed()
-            else:
-                self.recorder.on_error(closed)
+            self._guard(self.recorder.connection_closed, self.connection, closed)
             raise
-        self.recorder.record_in(frame)
+        self._guard(self.recorder.record_in, frame)
         return frame
 
     async def send(self, data: str | bytes) -> None:
         await self._inner.send(data)
-        self.recorder.record_out(data)
+        self._guard(self.recorder.record_out, data)
+
+    def session_ended(self, terminal: BaseException) -> None:
+        """The session's stream ended with ``terminal``: write the ``"end"`` record (and tell
+        an inner transport that wants to know too). Never raises."""
+        self._guard(self.recorder.session_ended, terminal)
+        inner = getattr(self._inner, "session_ended", None)
+        if callable(inner):
+            self._guard(inner, terminal)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self._inner.close(code, reason)

@@ -22,13 +22,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
+from websockets.exceptions import ConnectionClosed as WebSocketClosed
 
 from rxrealtime.sources.redis_layout import is_transient, open_client
-from rxrealtime.transport import FrameTransport, TransportClosed
+from rxrealtime.transport import FrameTransport, TransportClosed, WebSocketTransport, closed_from
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis.asyncio import Redis
@@ -145,12 +146,12 @@ class Link:
         if not self._members:
             self._wake.set()  # the writer ends when nobody is left
 
-    async def wait_idle(self, timeout: float) -> None:
-        """When nobody is left: wait (at most ``timeout`` s) until the writer has closed the
+    async def wait_idle(self, limit: float) -> None:
+        """When nobody is left: wait (at most ``limit`` s) until the writer has closed the
         client, so a program may end right after its last publisher closed."""
         task = self._task
         if not self._members and task is not None and not task.done():
-            await asyncio.wait({task}, timeout=timeout)
+            await asyncio.wait({task}, timeout=limit)
 
     def ready(self, member: Writable) -> None:
         """``member`` has something to write (cheap; called on every receive)."""
@@ -289,7 +290,7 @@ class PublishingTransport:
     ``on_frame("in", frame)`` for each frame received, ``on_frame("out", data)`` once a send
     succeeded, ``on_closed(closed)`` when ``recv`` finds the connection closed."""
 
-    __slots__ = ("_inner", "_on_closed", "_on_frame")
+    __slots__ = ("_inner", "_on_closed", "_on_frame", "_recv")
 
     def __init__(
         self,
@@ -300,6 +301,11 @@ class PublishingTransport:
         self._inner = inner
         self._on_frame = on_frame
         self._on_closed = on_closed
+        # a websockets connection is read directly (one coroutine less per frame, as the
+        # session itself does); its close is translated as WebSocketTransport.recv does
+        self._recv: Callable[[], Awaitable[str | bytes]] = (
+            inner.connection.recv if isinstance(inner, WebSocketTransport) else inner.recv
+        )
 
     @property
     def description(self) -> str:
@@ -307,10 +313,14 @@ class PublishingTransport:
 
     async def recv(self) -> str | bytes:
         try:
-            frame = await self._inner.recv()
-        except TransportClosed as closed:
-            self._on_closed(closed)
+            frame = await self._recv()
+        except TransportClosed as ended:
+            self._on_closed(ended)
             raise
+        except WebSocketClosed as exc:
+            translated = closed_from(exc)
+            self._on_closed(translated)
+            raise translated from None
         self._on_frame("in", frame)
         return frame
 

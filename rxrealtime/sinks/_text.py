@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from reactivex import Observer
-
 from rxrealtime import events as ev
+from rxrealtime._compat import Observer
 
 __all__ = ["TextPrinter"]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 import attrs
-from reactivex import Observer
 
 from rxrealtime import events as ev
+from rxrealtime._compat import Observer
 from rxrealtime.audio import PCM16, AudioFormat, g711
 from rxrealtime.operators import OutputFormatTracker
 

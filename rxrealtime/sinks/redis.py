@@ -484,7 +484,11 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
     def commands(self, pipe: Any, batch: Batch) -> int:
         session = self._session_b
         for entry_id, lines in batch.entries:
-            fields = {FIELD_SESSION: session, FIELD_COUNT: len(lines), FIELD_RECORDS: b"".join(lines)}
+            fields = {
+                FIELD_SESSION: session,
+                FIELD_COUNT: len(lines),
+                FIELD_RECORDS: b"".join(lines),
+            }
             pipe.xadd(self._stream, fields, id=entry_id, maxlen=self._maxlen, approximate=True)
             fields[FIELD_ENTRY] = entry_id
             pipe.xadd(self._shard_key, fields, maxlen=self._group_maxlen, approximate=True)

@@ -117,8 +117,12 @@ def _start(
         except Exception as error:
             failure = error
         finally:
-            if client is None:
-                await redis.aclose()  # before the end is told: a subscriber may end the loop
+            if client is None:  # closed before the end is told: a subscriber may end the loop
+                try:
+                    await redis.aclose()
+                except asyncio.CancelledError:  # cancelled again while closing (loop shutdown)
+                    await redis.aclose()
+                    raise
         if failure is None:
             observer.on_completed()
         else:
@@ -244,9 +248,9 @@ def redis_group(
                 for task in done:
                     task.result()  # the first failure, as it was raised
             finally:
-                for task in tasks:
+                for reader, task in zip(readers, tasks, strict=True):
+                    reader.stopped = True  # no retry may outlive the subscription
                     task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
 
         return _start(observer, run, url, client, cluster)
 
@@ -277,13 +281,14 @@ class _GroupReader:
         self.claim_idle_ms = max(1, int(claim_idle * 1000))
         self.claim_every = claim_idle / 2
         self.retrier = _Retrier(retry_for)
+        self.stopped = False
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         await self._call(self._create_group)
         own_pending = True  # first what this consumer got before a restart and did not ack
         next_claim = loop.time() + self.claim_every
-        while True:
+        while not self.stopped:
             if loop.time() >= next_claim:
                 await self._deliver(await self._call(self._claim))
                 next_claim = loop.time() + self.claim_every
@@ -304,7 +309,7 @@ class _GroupReader:
     async def _call(self, command: Callable[[], Awaitable[Any]]) -> Any:
         from redis.exceptions import ResponseError
 
-        while True:
+        while not self.stopped:
             try:
                 result = await command()
             except ResponseError as error:
@@ -320,6 +325,7 @@ class _GroupReader:
                 continue
             self.retrier.ok()
             return result
+        raise asyncio.CancelledError
 
     async def _create_group(self) -> None:
         from redis.exceptions import ResponseError

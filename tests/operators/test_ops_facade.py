@@ -48,6 +48,9 @@ RECORDS = {
     "OutputFormatTracker",
     "Rechunker",
     "announced_output_format",
+    "Accumulator",
+    "ResponseTracker",
+    "ToolCallAssembler",
 }
 
 

@@ -48,7 +48,7 @@ def outputs(sent: list[Any]) -> dict[str, Any]:
 
 
 def kinds(sent: list[Any]) -> list[str]:
-    return [e.type for e in sent]
+    return [e["type"] if isinstance(e, dict) else e.type for e in sent]
 
 
 async def test_calls_are_answered_then_one_response_create() -> None:
@@ -143,14 +143,33 @@ async def test_rejected_response_create_is_retried_after_the_running_response() 
     await runner.aclose()
 
 
-async def test_cancelled_response_gets_outputs_but_no_response_create() -> None:
+async def test_a_cancelled_response_cancels_its_calls_and_sends_nothing() -> None:
     session = FakeSession()
-    runner = run_tools(session, {"f": lambda: "ok"})
-    session.push(created("r1"), args_done("c1", "{}", name="f"), done("r1", status="cancelled"))
-    await session.until_sent(1)
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> str:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return "never"
+
+    runner = run_tools(session, {"f": lambda: "ok", "slow": slow})
+    session.push(
+        created("r1"),
+        args_done("c1", "{}", name="f"),
+        args_done("c2", "{}", name="slow", item="fc2"),
+    )
+    await started.wait()
+    session.push(done("r1", status="cancelled"))
+    async with asyncio.timeout(5):
+        await cancelled.wait()
     await runner.aclose()
-    assert kinds(session.sent) == ["conversation.item.create"]
-    assert runner.statistics().responses_requested == 0
+    assert session.sent == []  # neither the finished call's output nor the slow one's
+    stats = runner.statistics()
+    assert (stats.calls_cancelled, stats.calls_answered, stats.responses_requested) == (2, 0, 0)
 
 
 async def test_send_events_sends_in_order_and_stops_on_dispose() -> None:

@@ -89,7 +89,8 @@ async def test_entries_the_publisher_did_not_write_become_invalid_events(
 ) -> None:
     layout = StreamLayout(prefix)
     stream = layout.session_stream("bad")
-    good = orjson.dumps({"t": 0, "ts": 1.0, "dir": "in", "event": {"type": "x.y", "event_id": "ok"}})
+    event = {"type": "x.y", "event_id": "ok"}
+    good = orjson.dumps({"t": 0, "ts": 1.0, "dir": "in", "event": event})
     await client.xadd(stream, {"something": "else"})
     await client.xadd(stream, {"records": b"not json at all\n" + good + b"\n"})
     await client.xadd(stream, {"records": b"\xff\xfe binary\n"})

@@ -352,16 +352,18 @@ async def test_items_are_replayed_when_asked() -> None:
 async def test_sends_during_a_reconnect_go_to_the_new_connection() -> None:
     faults = Faults(drop_after=FIRST_DELTA - 2, connections=1)
     async with server_mod.serve(realtime_audio=False, faults=faults) as server:
-        slow = ReconnectPolicy(initial_delay=0.2, max_delay=0.2, jitter=(1.0, 1.0))
+        # a backoff long enough that the send below is made during it (not a timing bound:
+        # the assertions hold however the two interleave)
+        slow = ReconnectPolicy(initial_delay=0.5, max_delay=0.5, jitter=(1.0, 1.0))
         async with rs.connect(base_url=server.base_url, reconnect=slow) as session:
             seen = Collector(session)
             await session.session.update(session=INSTRUCTIONS)
             await text_turn(session)
             await seen.until_count(ResponseInterrupted)
-            assert seen.count(Reconnected) == 0  # still backing off
-            started = time.monotonic()
             await session.conversation.item.create(item=user_text("sent while reconnecting"))
-            assert time.monotonic() - started >= 0.1  # it waited for the new connection
+            # the send returned only once the new connection was in place: the marker that
+            # announces it was already delivered (it is published before senders resume)
+            assert seen.count(Reconnected) == 1
             await seen.until(
                 lambda: any(
                     isinstance(e, ev.ConversationItemDone)
@@ -369,7 +371,13 @@ async def test_sends_during_a_reconnect_go_to_the_new_connection() -> None:
                     for e in seen.events
                 )
             )
-            assert seen.index(Reconnected) < len(seen.events) - 1
+            echoed = next(
+                i
+                for i, e in enumerate(seen.events)
+                if isinstance(e, ev.ConversationItemDone)
+                and e.item.content[0].text == "sent while reconnecting"
+            )
+            assert seen.index(Reconnected) < echoed  # it went to the new connection
 
 
 async def test_close_during_backoff_is_prompt_and_clean() -> None:
@@ -383,25 +391,41 @@ async def test_close_during_backoff_is_prompt_and_clean() -> None:
         await seen.until_count(ResponseInterrupted)  # the drop is seen: backing off for 30 s
         started = time.monotonic()
         await session.close()
-        assert time.monotonic() - started < 2 and seen.completed and session.closed
+        # closing does not wait for the 30 s backoff (a generous bound: far below 30 s)
+        assert time.monotonic() - started < 15 and seen.completed and session.closed
 
 
 async def test_recycle_swaps_at_a_quiet_moment_and_loses_nothing() -> None:
+    # The recycle is due 0.05 s after connecting, while (or, on a loaded machine, before) the
+    # slow turn below runs. Either way it must not cut a response: whatever the interleaving,
+    # the marker falls outside every response, nothing is interrupted and nothing is lost.
     async with server_mod.serve(realtime_audio=False, text_delta_interval=0.03) as server:
         recycling = policy(recycle_after=0.05)
         async with rs.connect(base_url=server.base_url, reconnect=recycling) as session:
             seen = Collector(session)
             await session.session.update(session=INSTRUCTIONS)
-            await text_turn(session)  # takes ~0.3 s: the recycle must wait for its end
+            await text_turn(session)
+            await seen.until_count(ev.ResponseDone)
             await seen.until_count(Reconnected)
-            marker = seen.of(Reconnected)[0]
-            assert marker.recycled and marker.attempt == 0 and marker.interrupted_responses == ()
-            old = seen.events[: seen.index(Reconnected)]
-            assert sum(isinstance(e, ev.ResponseDone) for e in old) == 1
+            # (recycling every 0.05 s, there may be several markers by now)
+            for marker in seen.of(Reconnected):
+                assert marker.recycled and marker.attempt == 0
+                assert marker.interrupted_responses == ()
+            assert seen.count(ResponseInterrupted) == 0
+            created = seen.index(ev.ResponseCreated)
+            done = seen.index(ev.ResponseDone)
+            cuts = [i for i, e in enumerate(seen.events) if isinstance(e, Reconnected)]
+            assert not [cut for cut in cuts if created < cut < done]  # never inside a response
+            assert seen.count(ev.ResponseDone) == 1
             assert (
-                "".join(e.delta for e in old if isinstance(e, ev.ResponseOutputTextDelta))
+                "".join(e.delta for e in seen.events if isinstance(e, ev.ResponseOutputTextDelta))
                 == GREETING
             )
-            await seen.until_count(ev.SessionUpdated, 2)
-            assert seen.of(ev.SessionUpdated)[-1].session.instructions == "Be brief."
+            # the new connection has the configuration (sent again, or sent there first)
+            await seen.until(
+                lambda: any(
+                    isinstance(e, ev.SessionUpdated) and e.session.instructions == "Be brief."
+                    for e in seen.events[seen.index(Reconnected) :]
+                )
+            )
             assert server.connections_served >= 2 and session.statistics().reconnects >= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from reactivex.scheduler import HistoricalScheduler
 
 from rxrealtime import events as ev
 from rxrealtime import operators as ops
@@ -111,3 +112,23 @@ async def test_live_style_iterators_close_independently() -> None:
         rest = [event async for event in second]
     assert head == rest[:3]
     assert len(rest) == 85
+
+
+def test_a_replay_session_runs_on_virtual_time_without_a_loop(tmp_path: Path) -> None:
+    path = tmp_path / "slow.jsonl"
+    path.write_text(
+        '{"t": 0, "dir": "in", "event": {"type": "input_audio_buffer.cleared", "event_id": "a"}}\n'
+        '{"t": 60, "dir": "in", "event": {"type": "input_audio_buffer.cleared", "event_id": "b"}}\n'
+    )
+    clock = HistoricalScheduler()
+    session = ReplaySession(path, speed=1.0, scheduler=clock)
+    got: list[str | None] = []
+    session.events.subscribe(
+        lambda e: got.append(e.event_id), on_completed=lambda: got.append("end")
+    )
+    clock.advance_by(30.0)
+    assert got == ["a"] and not session.closed
+    clock.advance_by(31.0)
+    assert got == ["a", "b", "end"] and session.closed and session.close_code == 1000
+    stats = session.statistics()
+    assert stats.frames_in == 2 and stats.close_reason == "end of recording"

@@ -8,7 +8,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
@@ -52,9 +51,9 @@ async def consumer_rules(session: SessionBase) -> Observed:
     session.events.subscribe(b.append)
     slow = session.iterate(maxsize=2)  # bounded, overflow="block": a slow reader loses nothing
     first = await session.recv()
-    second = await session.recv_bytes()
     await session.conversation.item.create(item=HELLO)
     await session.response.create(response={"output_modalities": ["text"]})
+    second = await session.recv_bytes()
     iterated: list[ev.ServerEvent] = []
     async for event in slow:
         iterated.append(event)
@@ -65,12 +64,15 @@ async def consumer_rules(session: SessionBase) -> Observed:
 
     stats = session.statistics()
     assert len(calls) == 1  # the raising subscriber was detached at its first event
-    assert stats.subscriber_errors == 1 and stats.subscribers == 2
+    assert stats.subscriber_errors == 1
+    # a replay may already have reached the end of its recording (it ends by itself there)
+    assert stats.subscribers == (0 if stats.closed else 2)
     assert stats.iterators == 1  # the recv() queue (the iterator was closed)
     assert stats.dropped == 0
     assert stats.frames_out == 2 and stats.bytes_out > 50
-    assert stats.frames_in >= len(iterated) and not stats.closed
-    assert session.close_code is None and session.exception() is None
+    assert stats.frames_in >= len(iterated)
+    assert session.close_code == (1000 if stats.closed else None)
+    assert session.exception() is None
     assert a[: len(iterated)] == b[: len(iterated)] == iterated
     assert isinstance(first, ev.SessionCreated)
 
@@ -118,6 +120,7 @@ async def test_a_live_session_and_its_replay_follow_the_same_consumer_rules(
 ) -> None:
     live, path = live_and_path
     assert live.text == "Hello! How can I help you today?"
+    assert live.iterated_types[0] == "session.created" and live.first_recv == "session.created"
     replay = rr.ReplaySession(path)
     replayed = await consumer_rules(replay)
     assert replayed == live

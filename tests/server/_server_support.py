@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from openai.types.realtime import RealtimeServerEvent
+from openai.types.realtime import ConversationItem, RealtimeServerEvent
 from pydantic import BaseModel, TypeAdapter
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -224,3 +224,7 @@ def at(value: Any, path: str) -> Any:
     for key in path.split("."):
         value = value[key]
     return value
+
+
+SDK_ITEM_MODELS: list[type[BaseModel]] = _members(ConversationItem)
+"""The SDK's conversation item models (the members of its ``ConversationItem`` union)."""

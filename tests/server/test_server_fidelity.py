@@ -17,6 +17,7 @@ import openai
 import pytest
 from _server_support import (
     CALCULATE_TOOL,
+    SDK_ITEM_MODELS,
     WEATHER_TOOL,
     Client,
     at,
@@ -184,6 +185,23 @@ async def test_session_fields_are_echoed_in_session_updated(server: RealtimeServ
                 assert updated["type"] == "session.updated", (document, updated)
                 for path, value in leaves(document):
                     assert at(updated["session"], path) == value, path
+
+
+async def test_every_item_shape_of_the_sdk_can_be_created(server: RealtimeServer) -> None:
+    """Every conversation item model (messages of three roles, function items, MCP items), with
+    every field set, is accepted by ``conversation.item.create`` and echoed strictly valid."""
+    async with raw_client(server.url()) as client:
+        for number, document in enumerate(
+            document for model in SDK_ITEM_MODELS for document in sdk_documents(model)
+        ):
+            item = {**document, "id": f"item_{number}"}
+            for part in item.get("content") or ():
+                if "audio" in part:  # "x" is no audio
+                    part["audio"] = base64.b64encode(bytes(4800)).decode()
+            await client.send({"type": "conversation.item.create", "item": item})
+            added = await client.recv()
+            assert added["type"] == "conversation.item.added", (item, added)
+            assert (await client.recv())["type"] == "conversation.item.done"
 
 
 @pytest.mark.parametrize(
@@ -376,3 +394,26 @@ async def test_input_transcription_logprobs_when_included(client: Client) -> Non
     assert completed["logprobs"][0] == {"token": "two ", "bytes": list(b"two "), "logprob": 0.0}
     events = await transcribe(None)
     assert all("logprobs" not in e for e in events)
+
+
+def test_noise_reduction_strength_defaults_to_1_and_is_kept() -> None:
+    session = realtime_session("sess_x", "gpt-realtime", 0)
+    for update, strength in (
+        ({"type": "near_field"}, 1.0),  # first enabled: 1, as the SDK documents
+        ({"strength": 0.25}, 0.25),
+        ({"type": "far_field"}, 0.25),  # omitted: the current strength stays
+    ):
+        session = apply_update(
+            session, {"type": "realtime", "audio": {"input": {"noise_reduction": update}}}
+        )
+        assert session["audio"]["input"]["noise_reduction"]["strength"] == strength
+
+
+async def test_integral_decimals_are_integers(client: Client) -> None:
+    """``"audio_end_ms": 100.0`` is an integer to the server, as JSON does not tell them apart."""
+    await client.create_text("hello")
+    await client.send({"type": "response.create"})
+    item_id = (await client.until("response.done"))[-1]["response"]["output"][0]["id"]
+    await client.send(_truncate(item_id, 100.0, content_index=0.0))  # type: ignore[arg-type]
+    truncated = (await client.until("conversation.item.truncated"))[-1]
+    assert truncated["audio_end_ms"] == 100 and truncated["content_index"] == 0

@@ -36,7 +36,7 @@ def of_type(kind: type) -> Any:
 
 async def wait_frames(session: Any, n: int) -> None:
     """Poll the counters (no subscriber may be attached in the tests that use this)."""
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(10):
         while session.statistics().frames_in < n:  # noqa: ASYNC110 (polling a counter)
             await asyncio.sleep(0.001)
 
@@ -99,24 +99,25 @@ async def test_backlog_reaches_every_subscriber_of_the_first_tick(server: Any) -
 async def test_backlog_overflow_is_counted_and_logged(
     server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # how many frames a fresh session and one text turn bring (counted on another session)
+    async with rs.connect(base_url=server.base_url) as probe:
+        counted: list[Any] = []
+        probe.events.subscribe(counted.append)
+        limits = first(probe.events.pipe(of_type(ev.RateLimitsUpdated)))  # the turn's last
+        await text_turn(probe)
+        await limits
+        total = len(counted)
     async with rs.connect(base_url=server.base_url, buffer_size=3) as session:
         await text_turn(session)
-        # session.created, conversation.item.added/done, response.created, ... response.done
-        await wait_frames(session, 10)
-        async with asyncio.timeout(5):
-            while True:  # wait for the whole response without consuming it
-                frames = session.statistics().frames_in
-                await asyncio.sleep(0.02)
-                if session.statistics().frames_in == frames:
-                    break
+        await wait_frames(session, total)  # the whole turn arrived, nobody consumed it
         stats = session.statistics()
         assert stats.buffered == 3
-        assert stats.dropped == stats.frames_in - 3
+        assert stats.dropped == stats.frames_in - 3 == total - 3
         got = asyncio.ensure_future(to_list(session.events))
         await asyncio.sleep(0)
     kept = await got
     assert len(kept) == 3
-    assert isinstance(kept[-1], ev.ResponseDone | ev.RateLimitsUpdated)
+    assert isinstance(kept[-1], ev.RateLimitsUpdated)
     assert "dropped" in caplog.text
 
 
@@ -332,8 +333,9 @@ async def test_a_slow_async_for_pauses_the_receive_task_without_losing_events(se
     async with rs.connect(base_url=server.base_url, buffer_size=2) as session:
         iterator = session.iterate()
         await text_turn(session)
-        await asyncio.sleep(0.1)  # the iterator is full: the receive task is paused
-        assert session.statistics().frames_in <= 3
+        await wait_frames(session, 3)  # the 3rd event filled the iterator: the gate is held
+        await asyncio.sleep(0.05)  # a chance to read more, which the receive task must not take
+        assert session.statistics().frames_in == 3
         seen = []
         async for event in iterator:
             seen.append(event)
