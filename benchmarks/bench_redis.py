@@ -156,6 +156,7 @@ async def _voice_sessions(
         async with rr.connect(base_url=base_url, recorder=publisher) as session:
             await session.send(VOICE_UPDATE)
             turn = 0
+            done: asyncio.Future[Any] | None = None
             try:
                 while True:
                     done = first(session.events.pipe(ops.of_type(ev.ResponseDone)))
@@ -165,6 +166,8 @@ async def _voice_sessions(
             finally:
                 stats = session.statistics()
                 frames += stats.frames_in + stats.frames_out
+                if done is not None and not done.cancel() and not done.cancelled():
+                    done.exception()  # retrieved: the run was cut in the middle of a turn
         if publisher is not None:
             await publisher.aclose()
 

@@ -17,7 +17,7 @@ blocked, secrets never shown) are stated in the module docstrings of each layer.
 
 from __future__ import annotations
 
-__version__ = "0.1.0.dev0"
+from rxrealtime._version import __version__
 
 from rxrealtime import audio, errors, events, operators, scheduling, sinks, sources
 from rxrealtime.reconnect import Reconnected, ReconnectPolicy, ResponseInterrupted

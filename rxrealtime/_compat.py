@@ -1,10 +1,10 @@
-"""Every shortcut rxrealtime takes into reactivex or asyncio internals, in one place.
+"""Every shortcut rxrealtime takes into reactivex, asyncio or websockets internals, in one place.
 
 Each name here relies on something its library does not promise; ``tests/test_compat.py``
 pins each behaviour relied on, so an upgrade that changes one fails one clear test instead of
-silently corrupting delivery. Nothing else in rxrealtime imports a private module of reactivex
-or asyncio, reads a private attribute of their objects, or subclasses their classes through
-protected hooks, except through this module.
+silently corrupting delivery. Nothing else in rxrealtime imports a private module of reactivex,
+asyncio or websockets, reads a private attribute of their objects, or subclasses their classes
+through protected hooks, except through this module.
 
 What is relied on, and why:
 
@@ -35,11 +35,26 @@ What is relied on, and why:
     ``_on_next_core``/``_on_error_core``/``_on_completed_core`` and read or set
     ``is_stopped`` (``on_next`` calls ``_on_next_core`` unless stopped; ``on_error`` and
     ``on_completed`` stop, then call their hook once; ``dispose`` stops).
+``WebSocketClientConnection``
+    websockets' ``ClientConnection`` subclassed through its ``process_event(event)`` hook: the
+    connection's ``data_received`` calls it synchronously, once per event and in order — first
+    the handshake ``Response``, then every ``Frame`` the protocol parsed (data frames,
+    fragments, pings, pongs, close frames); the base implementation queues data frames for
+    ``recv()`` and acknowledges pongs. The transport's receive path reads complete messages
+    there, with no task wake-up per frame.
+``queue_websocket_frame(connection, frame)``
+    ``connection.recv_messages.put(frame)``: hands a data frame to the message assembler that
+    ``recv()`` reads (frames put there are returned by ``recv()`` in order, fragments joined).
+``fail_websocket(connection, code, reason, cause)``
+    what websockets' own ``recv()`` does when a message breaks the protocol (invalid UTF-8 in
+    a text frame: 1007; too many fragments: 1009): ``set_connection_exc``, then
+    ``protocol.fail`` inside ``send_context()``, then wait until the connection is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -47,12 +62,18 @@ from reactivex import Observable, Observer, abc
 from reactivex.internal.exceptions import SequenceContainsNoElementsError
 from reactivex.observer.autodetachobserver import AutoDetachObserver
 from reactivex.scheduler.periodicscheduler import PeriodicScheduler
+from websockets.asyncio.client import ClientConnection as WebSocketClientConnection
+from websockets.exceptions import ConnectionClosed as _WsConnectionClosed
+from websockets.frames import Frame as WebSocketFrame
 
 __all__ = [
     "Observer",
     "PeriodicScheduler",
     "SequenceContainsNoElementsError",
+    "WebSocketClientConnection",
     "direct_on_next",
+    "fail_websocket",
+    "queue_websocket_frame",
     "running_loop",
     "subscribe_function",
 ]
@@ -78,3 +99,21 @@ def subscribe_function(
 ) -> Callable[[abc.ObserverBase[_T], abc.SchedulerBase | None], abc.DisposableBase]:
     """The function ``observable`` runs for each subscription (observer, scheduler)."""
     return observable._subscribe_core
+
+
+def queue_websocket_frame(connection: WebSocketClientConnection, frame: WebSocketFrame) -> None:
+    """Hand a data ``frame`` to the assembler ``connection.recv()`` reads (in order)."""
+    connection.recv_messages.put(frame)
+
+
+async def fail_websocket(
+    connection: WebSocketClientConnection, code: int, reason: str, cause: BaseException
+) -> None:
+    """Fail ``connection`` with close ``code`` as websockets' own ``recv()`` does on a message
+    that breaks the protocol (``cause`` becomes the close exception's ``__cause__``), and wait
+    until it is closed (bounded by its close timeout)."""
+    connection.set_connection_exc(cause)
+    with contextlib.suppress(_WsConnectionClosed):
+        async with connection.send_context():
+            connection.protocol.fail(code, reason)
+    await connection.wait_closed()

@@ -48,6 +48,7 @@ from websockets.exceptions import (
 )
 from websockets.uri import parse_uri
 
+from rxrealtime._version import __version__
 from rxrealtime.errors import (
     CertificateVerificationError,
     ConfigurationError,
@@ -163,8 +164,6 @@ def _merge_headers(*sets: Mapping[str, str | None]) -> tuple[tuple[str, str], ..
 
 
 def _user_agent() -> str:
-    from rxrealtime import __version__  # lazy: the package __init__ may import this module
-
     return f"rxrealtime/{__version__}"
 
 

@@ -27,7 +27,7 @@ PACKAGE_DIR = Path(rxrealtime.__file__).parent
 # the module prefixes it holds (a prefix matches the module and its submodules). This mirrors the
 # table in docs/design.md.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("compat", ("rxrealtime._compat",)),
+    ("compat", ("rxrealtime._compat", "rxrealtime._version")),
     ("masking", ("rxrealtime.masking",)),
     ("errors", ("rxrealtime.errors",)),
     ("audio core", ("rxrealtime.audio",)),

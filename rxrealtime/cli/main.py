@@ -25,6 +25,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from rxrealtime._version import __version__
 from rxrealtime.cli.common import DEFAULT_MODEL, CliError
 from rxrealtime.cli.replay import VIEWS
 from rxrealtime.errors import RxRealtimeError
@@ -33,9 +34,7 @@ __all__ = ["build_parser", "main"]
 
 
 def _version() -> str:
-    # The facade's __version__ is the one version string; the package is imported already
-    # (this module is part of it), so this only looks it up.
-    return str(getattr(sys.modules["rxrealtime"], "__version__", "unknown"))
+    return __version__
 
 
 class _CommandParser(argparse.ArgumentParser):
@@ -151,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_endpoint(chat)
     chat.add_argument("--record", type=Path, metavar="FILE", help="also record the session")
+    from rxrealtime.cli.voice_chat import add_voice_options
+
+    add_voice_options(chat)
 
     replay = commands.add_parser("replay", help="print what a recording (JSONL) says")
     replay.add_argument("file", type=Path, metavar="FILE", help="a recording or JSONL of events")
@@ -230,6 +232,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ``record FILE [demo|chat]`` is ``demo``/``chat`` with ``--record FILE``.
     what = args.what if command == "record" else command
     record: Path | None = args.file if command == "record" else args.record
+    if what == "chat" and getattr(args, "voice", False):
+        from rxrealtime.cli.voice_chat import run_voice_chat
+
+        voice = run_voice_chat(
+            base_url=args.base_url,
+            model=args.model,
+            record=record,
+            input_device=args.input_device,
+            output_device=args.output_device,
+        )
+        return _run(command, voice)
     if what == "chat":
         from rxrealtime.cli.chat import run_chat
 

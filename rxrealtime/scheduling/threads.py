@@ -1,5 +1,20 @@
 """Thread hops: blocking sinks on a worker thread, fed from the loop without blocking it
-(see :mod:`rxrealtime.scheduling`)."""
+(see :mod:`rxrealtime.scheduling`).
+
+Two rules beside the overflow policies:
+
+* **Drops are counted and logged.** A value a full hop discards (``drop_oldest``,
+  ``drop_newest``) is counted in ``statistics().dropped`` and logged on the ``rxrealtime``
+  logger (the first drop and every 1000th). They are the hop's own: a session's
+  ``statistics().dropped`` counts only the session's buffers.
+* **A stuck sink never holds anyone after the end.** Once the hop is ended (``on_completed``,
+  ``on_error``, an overflow with ``error``/``block``, ``dispose``) it takes no more values, so it
+  stops holding back-pressure at once, even while its sink is stuck in a call: the producer
+  (a session's receive loop, and everything else on the loop) is never held by an ended hop.
+  What is queued still waits for the sink; if the sink never returns, the daemon worker is
+  abandoned (logged). A session's ``close()`` does not wait for back-pressure either (see
+  :class:`~rxrealtime.session.RealtimeSession`).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +37,9 @@ __all__ = ["HopStatistics", "ThreadObserver", "observe_on_thread"]
 
 _T = TypeVar("_T")
 log = logging.getLogger("rxrealtime")
+
+_LOG_DROPS_EVERY = 1000
+"""After the first drop, one in this many is logged."""
 
 
 @attrs.frozen
@@ -89,11 +107,11 @@ class ThreadObserver(abc.ObserverBase[_T], Generic[_T]):
         """Apply the policy to a full queue; return False to discard the new value."""
         policy = self.overflow
         if policy == "drop_newest":
-            self._dropped += 1
+            self._count_drop_locked()
             return False
         if policy == "drop_oldest":
             self._queue.popleft()
-            self._dropped += 1
+            self._count_drop_locked()
             return True
         loop = running_loop()
         if policy == "block" and loop is None:
@@ -109,10 +127,35 @@ class ThreadObserver(abc.ObserverBase[_T], Generic[_T]):
         self._fail_locked(BufferOverflowError(f"thread hop buffer full ({self.maxsize} values)"))
         raise BufferOverflowError(f"thread hop buffer full ({self.maxsize} values)")
 
-    def _fail_locked(self, error: Exception) -> None:
+    def _count_drop_locked(self) -> None:
+        self._dropped += 1
+        if self._dropped == 1 or self._dropped % _LOG_DROPS_EVERY == 0:
+            log.warning(
+                "rxrealtime thread hop %s dropped %d value(s) so far (%s, maxsize %d): "
+                "its sink is slower than the stream",
+                self._thread.name,
+                self._dropped,
+                self.overflow,
+                self.maxsize,
+            )
+
+    def _stop_locked(self, end: End) -> None:
+        """Take no more values; queue ``end``; stop holding back-pressure (see the rules)."""
         self._stopped = True
-        self._queue.append(End(error))
+        self._queue.append(end)
         self._cond.notify_all()
+        if self._gate is not None:
+            if end.error is not _DISPOSED:
+                log.warning(
+                    "rxrealtime thread hop %s ended while its sink is %d value(s) behind; it "
+                    "no longer holds the stream back (a sink that never returns is abandoned)",
+                    self._thread.name,
+                    sum(1 for v in self._queue if not isinstance(v, End)),
+                )
+            self._maybe_release_locked(force=True)
+
+    def _fail_locked(self, error: Exception) -> None:
+        self._stop_locked(End(error))
 
     def on_error(self, error: Exception) -> None:
         with self._cond:
@@ -122,18 +165,14 @@ class ThreadObserver(abc.ObserverBase[_T], Generic[_T]):
     def on_completed(self) -> None:
         with self._cond:
             if not self._stopped:
-                self._stopped = True
-                self._queue.append(End(None))
-                self._cond.notify_all()
+                self._stop_locked(End(None))
 
     def dispose(self) -> None:
         """Stop now: queued values are discarded, the sink gets no terminal notification."""
         with self._cond:
-            self._stopped = True
             self._dropped += sum(1 for v in self._queue if not isinstance(v, End))
             self._queue.clear()
-            self._queue.append(End(_DISPOSED))
-            self._cond.notify_all()
+            self._stop_locked(End(_DISPOSED))
 
     # -- worker ------------------------------------------------------------------------------
 

@@ -17,6 +17,13 @@ sees what; it opens no socket, starts no task and never awaits except inside ``r
 * **Guards** — an exception raised by an Rx subscriber is logged with its traceback, counted
   in ``subscriber_errors``, and that subscriber is detached; an iterator with
   ``overflow="error"`` that overflows is detached the same way. Nobody else is affected.
+  *Any* exception is the subscriber's error, ``BaseException`` included: ``CancelledError``
+  (``.result()`` of a cancelled future raises it), ``GeneratorExit``, ``StopIteration``. The
+  two exceptions that ask the *process* to stop, ``KeyboardInterrupt`` and ``SystemExit``
+  (:data:`PROPAGATED`), are the only ones not swallowed: the producer ends the stream first
+  (every consumer gets a ``ConnectionClosedError``, code 1011) and then lets them propagate,
+  as asyncio does. A consumer that raises in its ``on_completed``/``on_error`` cannot stop the
+  others from being ended either.
 * **Termination** — :meth:`EventHub.end` with a
   :class:`~rxrealtime.errors.ConnectionClosedOK` completes every consumer, with any other
   :class:`~rxrealtime.errors.ConnectionClosed` errors them with it; consumers joining after the
@@ -57,12 +64,15 @@ from rxrealtime.errors import (
 from rxrealtime.scheduling import LoopQueueObserver, ObservableIterator, Overflow
 from rxrealtime.scheduling.loop import Backpressure
 
-__all__ = ["DEFAULT_BUFFER_SIZE", "EventHub", "SessionStatistics", "byte_len"]
+__all__ = ["DEFAULT_BUFFER_SIZE", "PROPAGATED", "EventHub", "SessionStatistics", "byte_len"]
 
 DEFAULT_BUFFER_SIZE = 1024
 """Default bound of the pre-consumer backlog and of every consumer queue."""
 
 log = logging.getLogger("rxrealtime")
+
+PROPAGATED: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit)
+"""What a consumer may raise through the hub (see Guards); anything else is its own error."""
 
 Frame = str | bytes
 
@@ -96,6 +106,10 @@ class SessionStatistics:
     close_reason: str | None
     reconnects: int = 0
     """Connections replaced so far (reconnects after a drop, and planned recycles)."""
+    abandoned: int = 0
+    """Consumers ``close()`` did not wait for: they still held back-pressure (a stuck
+    ``block`` thread-hop sink, an iterator nobody reads) when the session closed. Each is
+    logged."""
 
 
 def byte_len(data: Frame) -> int:
@@ -149,6 +163,7 @@ class EventHub:
         "_bytes_in",
         "_bytes_out",
         "_call_soon",
+        "_abandoned",
         "_dropped",
         "_errors",
         "_flush_scheduled",
@@ -206,7 +221,7 @@ class EventHub:
         self._last_error: str | None = None
         self._frames_in = self._bytes_in = self._frames_out = self._bytes_out = 0
         self._unknown = self._invalid = self._errors = 0
-        self._subscriber_errors = self._dropped = self._reconnects = 0
+        self._subscriber_errors = self._dropped = self._reconnects = self._abandoned = 0
 
     # -- producer side -----------------------------------------------------------------------
 
@@ -249,6 +264,16 @@ class EventHub:
         """Count one replaced connection."""
         self._reconnects += 1
 
+    def count_abandoned(self, holders: int, why: str) -> None:
+        """Count (and log) ``holders`` consumers a closing producer stopped waiting for."""
+        if holders:
+            self._abandoned += holders
+            log.warning(
+                "rxrealtime: %s; %d consumer(s) still holding back-pressure abandoned",
+                why,
+                holders,
+            )
+
     def end(self, terminal: ConnectionClosed) -> bool:
         """End the stream with ``terminal``; False if it had already ended (nothing changes).
 
@@ -288,12 +313,16 @@ class EventHub:
             if guard.active:
                 try:
                     guard.on_next(event)
-                except Exception as exc:
+                except PROPAGATED:
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - see Guards
                     self._subscriber_failed(guard, exc)
         for queue in self._queues:
             try:
                 queue.on_next(event)
-            except Exception as exc:  # overflow="error" iterators
+            except PROPAGATED:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - overflow="error" iterators
                 self._queue_failed(queue, exc)
         recv_queue = self._recv_queue
         if recv_queue is not None:
@@ -337,7 +366,7 @@ class EventHub:
         if joined is not None:
             joined()
 
-    def _subscriber_failed(self, guard: _Guard, exc: Exception) -> None:
+    def _subscriber_failed(self, guard: _Guard, exc: BaseException) -> None:
         guard.active = False
         self._observers = tuple(g for g in self._observers if g is not guard)
         self._subscriber_errors += 1
@@ -348,7 +377,9 @@ class EventHub:
             exc_info=exc,
         )
 
-    def _queue_failed(self, queue: LoopQueueObserver[ev.ServerEvent], exc: Exception) -> None:
+    def _queue_failed(
+        self, queue: LoopQueueObserver[ev.ServerEvent], exc: BaseException
+    ) -> None:
         self._dropped += queue.dropped
         self._queues = tuple(q for q in self._queues if q is not queue)
         self._subscriber_errors += 1
@@ -364,35 +395,46 @@ class EventHub:
     def _end_consumers(self) -> None:
         terminal = self._terminal
         assert terminal is not None
+        stop: BaseException | None = None  # a PROPAGATED exception, raised once all ended
         observers, self._observers = self._observers, ()
         for guard in observers:
             if guard.active:
                 guard.active = False
                 if guard.context is None:
-                    self._terminate(guard.observer, terminal)
+                    stop = self._terminate(guard.observer, terminal) or stop
                 else:
-                    guard.context.run(self._terminate, guard.observer, terminal)
+                    stop = guard.context.run(self._terminate, guard.observer, terminal) or stop
         queues, self._queues = self._queues, ()
         for queue in queues:
             self._dropped += queue.dropped
-            self._terminate(queue, terminal)
+            stop = self._terminate(queue, terminal) or stop
         if self._recv_queue is not None:
-            self._terminate(self._recv_queue, terminal)
+            stop = self._terminate(self._recv_queue, terminal) or stop
+        if stop is not None:
+            raise stop
 
-    def _terminate(self, observer: abc.ObserverBase[Any], terminal: ConnectionClosed) -> None:
+    def _terminate(
+        self, observer: abc.ObserverBase[Any], terminal: ConnectionClosed
+    ) -> BaseException | None:
+        """End one consumer; what it raises is its error (returned, not raised, when it is
+        :data:`PROPAGATED`, so the caller can end the others first)."""
         try:
             if isinstance(terminal, ConnectionClosedOK):
                 observer.on_completed()
             else:
                 observer.on_error(terminal)
-        except Exception as exc:
+        except PROPAGATED as exc:
+            return exc
+        except BaseException as exc:  # noqa: BLE001 - see Guards
             if exc is terminal:
                 # A subscriber without an on_error handler re-raises the session's own end
                 # (reactivex's default); the end is already reported, so this is no news.
                 log.debug("a subscriber without on_error re-raised the session's end: %s", exc)
-                return
+                return None
             self._subscriber_errors += 1
+            self._last_error = redact(f"subscriber raised {exc!r} while ending", self._secrets)
             log.error("an rxrealtime subscriber raised while ending", exc_info=exc)
+        return None
 
     # -- consumers ---------------------------------------------------------------------------
 
@@ -403,7 +445,9 @@ class EventHub:
         guard = _Guard(observer)
         if self._ended():
             assert self._terminal is not None
-            self._terminate(observer, self._terminal)
+            stop = self._terminate(observer, self._terminal)
+            if stop is not None:
+                raise stop
             return Disposable()
         self._observers = (*self._observers, guard)
         self._joined()
@@ -506,4 +550,5 @@ class EventHub:
             close_code=terminal.code if terminal is not None else None,
             close_reason=terminal.reason if terminal is not None else None,
             reconnects=self._reconnects,
+            abandoned=self._abandoned,
         )

@@ -16,6 +16,7 @@ carries. How the end is classified (completion, or which
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -36,7 +37,7 @@ from rxrealtime.errors import (
 )
 from rxrealtime.scheduling import Backpressure, LoopScheduler
 from rxrealtime.session.base import SessionBase
-from rxrealtime.session.hub import DEFAULT_BUFFER_SIZE, EventHub, byte_len
+from rxrealtime.session.hub import DEFAULT_BUFFER_SIZE, PROPAGATED, EventHub, byte_len
 from rxrealtime.session.reconnect import Continuity, Reconnected, ReconnectPolicy
 from rxrealtime.session.resources import check_frame_size
 from rxrealtime.transport import (
@@ -52,6 +53,11 @@ log = logging.getLogger("rxrealtime")
 
 _QUIET_POLL = 0.05  # seconds between checks for a quiet moment to recycle
 _RECYCLE_RETRY = 5.0  # seconds before retrying a planned reconnect that failed
+
+
+def _wake(room: asyncio.Future[None]) -> None:
+    if not room.done():
+        room.set_result(None)
 
 
 class _IdleClosed(TransportClosed):
@@ -95,6 +101,7 @@ class RealtimeSession(SessionBase):
         self._secrets = secrets
         self._loop_gate = Backpressure.for_loop(loop)
         self._closing = False
+        self._room: asyncio.Future[None] | None = None  # set while back-pressure holds us
         # reconnection (all None/inert unless a policy is given)
         self._policy = reconnect
         self._reopen = reopen
@@ -151,6 +158,12 @@ class RealtimeSession(SessionBase):
             terminal = ConnectionClosedOK(1000, "receive task cancelled")
             self._finish(terminal)
             raise
+        except PROPAGATED as exc:  # a consumer asked the process to stop: end, then let it go
+            self._transport.abort()
+            self._finish(
+                ConnectionClosedError(1011, f"stopped: a consumer raised {type(exc).__name__}")
+            )
+            raise
         except Exception as exc:  # a bug below us; never leave consumers hanging
             log.exception("rxrealtime receive loop failed")
             terminal = ConnectionClosedError(
@@ -176,9 +189,8 @@ class RealtimeSession(SessionBase):
         idle = self._idle_timeout
         try:
             while True:
-                while gate.holders or loop_gate.holders:
-                    await gate.wait()
-                    await loop_gate.wait()
+                if (gate.holders or loop_gate.holders) and not self._closing:
+                    await self._wait_for_room(gate, loop_gate)
                 if idle is None:
                     frame = await recv()
                 else:
@@ -193,6 +205,18 @@ class RealtimeSession(SessionBase):
             return closed
         except WebSocketClosed as exc:
             return closed_from(exc)
+
+    async def _wait_for_room(self, gate: Backpressure, loop_gate: Backpressure) -> None:
+        """Wait until no consumer holds back-pressure, or until :meth:`close` is called: from
+        then on the receive loop drains what is left without waiting for anyone (a consumer
+        still holding it is abandoned: counted and logged by ``close``)."""
+        while (gate.holders or loop_gate.holders) and not self._closing:
+            room = self._room = self._loop.create_future()
+            (gate if gate.holders else loop_gate).when_open(functools.partial(_wake, room))
+            try:
+                await room
+            finally:
+                self._room = None
 
     def _observe(self, event: ev.ServerEvent) -> None:
         """Reconnect bookkeeping for every received event (only with a policy)."""
@@ -442,6 +466,11 @@ class RealtimeSession(SessionBase):
             self._closing = True
             if self._reconnecting:  # nothing to close: stop the attempts
                 self._receiver.cancel()
+            room = self._room
+            if room is not None:  # the receive loop waits for a consumer: not any more
+                held = len(self._hub.gate.holders) + len(self._loop_gate.holders)
+                self._hub.count_abandoned(held, "closing while a consumer holds back-pressure")
+                _wake(room)
             try:
                 await self._transport.close(code, reason)
             except asyncio.CancelledError:

@@ -20,7 +20,8 @@ Guarantees
   safe and keeps lines whole.
 * Records after ``close()`` (or after the stream ended) are ignored, never raised.
 * **A recorder can never end a session.** After the header (whose failure the constructor
-  raises), nothing the recorder does raises: a frame of any depth or content is written (see
+  raises), recording raises nothing but the caller's ``TypeError`` for a value that is not a
+  frame, an event or a dict: a frame of any depth or content is written (see
   :mod:`rxrealtime.recording`, Depth); a write that fails (disk full, a closed file, …) and a
   value that cannot be recorded are counted in :attr:`Recorder.errors`, the latest in
   :attr:`Recorder.last_error`, and logged on the ``rxrealtime`` logger (the first failure and
@@ -46,9 +47,8 @@ from typing import Any, BinaryIO
 
 from rxrealtime import events as ev
 from rxrealtime._compat import Observer
-from rxrealtime.masking import ordered_secrets
 from rxrealtime.errors import ConnectionClosedOK
-from rxrealtime.masking import redact
+from rxrealtime.masking import ordered_secrets, redact
 from rxrealtime.recording import (
     FORMAT_VERSION,
     HEADER_KEY,
@@ -196,11 +196,8 @@ class Recorder(Observer[ev.ServerEvent]):
     def _record(self, direction: str, frame: object) -> None:
         if self._file is None:
             return
-        try:
-            record = frame_record(direction, frame, t=self._clock() - self._start, ts=time.time())
-        except Exception as error:  # a value no record can hold (a wrong type)
-            self.failed(error)
-            return
+        # a value of a wrong type (not a frame, event or dict) is the caller's TypeError
+        record = frame_record(direction, frame, t=self._clock() - self._start, ts=time.time())
         self._write(record, count=True)
 
     def _end(self, reason: str, error: str | None) -> None:
@@ -277,7 +274,7 @@ class RecordingTransport:
             call(*args)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as error:  # noqa: BLE001 - a recorder never ends a session
+        except BaseException as error:
             try:
                 self.recorder.failed(error)
             except Exception:  # a subclass that breaks even this: still never fatal

@@ -17,10 +17,11 @@ Guarantees
 ----------
 
 * **The receive loop never waits for Redis.** Recording a frame appends it to an in-memory
-  buffer (a few microseconds; the JSON line is built there too). One background task per event
-  loop and Redis (shared by every publisher of that loop) writes what all its publishers have
-  buffered in one pipelined round trip, as soon as the previous one is done: batches grow with
-  the load, one ``XADD`` carrying up to ``entry_records`` records of one session.
+  buffer (the JSON lines are built from it in batches, on the same loop). One background task
+  per event loop and Redis (shared by every publisher of that loop) writes what all its
+  publishers have buffered in one pipelined round trip, ``linger`` seconds after it is woken
+  and as soon as the previous round trip is done: batches grow with the load, one ``XADD``
+  carrying up to ``entry_records`` records of one session.
 * **Order.** A session's records are stored in the order they were received and sent, in its
   own stream and in its group stream. Entry ids carry the receive time (ms) of their first
   record and only grow.
@@ -54,6 +55,11 @@ Guarantees
   written; use ``async with`` so a program does not exit with records still buffered.
 
 Threads: every method runs on the event loop's thread (the one the session runs on).
+
+(This module is a little over 500 lines on purpose: the buffer's invariants -- the bound, the
+batch in flight, the entries waiting for a retry, the end record -- are kept in one class so
+they can be read together; the encoding and the writer live in ``_redis_encode`` and
+``_redis_link``.)
 """
 
 from __future__ import annotations
@@ -129,6 +135,8 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         cluster: open a ``RedisCluster`` client for ``url``.
         max_backoff: the longest wait between retries, in seconds.
         close_timeout: how long :meth:`aclose` waits for the last records to be written.
+        linger: how long the writer waits, once woken, for more records before a round trip
+            (fewer, larger writes; the first publisher of a loop and Redis sets it).
     """
 
     def __init__(
@@ -153,6 +161,7 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         cluster: bool = False,
         max_backoff: float = 2.0,
         close_timeout: float = 10.0,
+        linger: float = 0.005,
     ) -> None:
         if buffer_size < 1 or entry_records < 1 or maxlen < 1 or group_maxlen < 1:
             raise ValueError("buffer_size, entry_records, maxlen and group_maxlen must be >= 1")
@@ -171,6 +180,7 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         self._grace = reconnect_grace
         self._client, self._cluster, self._max_backoff = client, cluster, max_backoff
         self._close_timeout = close_timeout
+        self._linger = linger
         env_key = os.environ.get("OPENAI_API_KEY") if scrub_env else None
         self.started_at = time.time()
         self._encoder = RecordEncoder(
@@ -257,7 +267,11 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
 
     def _attach(self) -> Link:
         link = link_for(
-            self.url, client=self._client, cluster=self._cluster, max_backoff=self._max_backoff
+            self.url,
+            client=self._client,
+            cluster=self._cluster,
+            max_backoff=self._max_backoff,
+            linger=self._linger,
         )
         self._link = link
         self._flushed = asyncio.Event()
@@ -481,28 +495,33 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
             self._seq += 1
         return b"%d-%d" % (self._last_ms, self._seq)
 
-    def commands(self, pipe: Any, batch: Batch) -> int:
-        session = self._session_b
+    def commands(self, out: list[tuple[bytes | str | int | float, ...]], batch: Batch) -> int:
+        session, stream, shard = self._session_b, self._stream, self._shard_key
+        maxlen, group_maxlen = self._maxlen, self._group_maxlen
         for entry_id, lines in batch.entries:
-            fields = {
-                FIELD_SESSION: session,
-                FIELD_COUNT: len(lines),
-                FIELD_RECORDS: b"".join(lines),
-            }
-            pipe.xadd(self._stream, fields, id=entry_id, maxlen=self._maxlen, approximate=True)
-            fields[FIELD_ENTRY] = entry_id
-            pipe.xadd(self._shard_key, fields, maxlen=self._group_maxlen, approximate=True)
+            count, records = len(lines), b"".join(lines)
+            out.append(
+                (b"XADD", stream, b"MAXLEN", b"~", maxlen, entry_id, FIELD_SESSION, session,
+                 FIELD_COUNT, count, FIELD_RECORDS, records)
+            )  # fmt: skip
+            out.append(
+                (b"XADD", shard, b"MAXLEN", b"~", group_maxlen, b"*", FIELD_SESSION, session,
+                 FIELD_COUNT, count, FIELD_RECORDS, records, FIELD_ENTRY, entry_id)
+            )  # fmt: skip
         index_commands = 0
         if batch.start is not None:
-            pipe.zadd(self.layout.index(), {self.session_id: batch.start})
+            out.append((b"ZADD", self.layout.index(), batch.start, session))
             index_commands += 1
         if batch.info:
-            pipe.hset(self._info_key, mapping=_hash_values(batch.info))
+            fields: list[bytes | str | int | float] = []
+            for key, value in _hash_values(batch.info).items():
+                fields += (key, value)
+            out.append((b"HSET", self._info_key, *fields))
             index_commands += 1
             if self._retention is not None and batch.info.get("status") == "ended":
                 seconds = max(1, int(self._retention))
-                pipe.expire(self._info_key, seconds)
-                pipe.expire(self._stream, seconds)
+                out.append((b"EXPIRE", self._info_key, seconds))
+                out.append((b"EXPIRE", self._stream, seconds))
                 index_commands += 2
         return index_commands
 

@@ -252,8 +252,19 @@ def _check(
     value: Any, schema: Mapping[str, Any], path: tuple[str | int, ...], errors: list[str]
 ) -> None:
     if "anyOf" in schema:
-        if not any(not check(value, branch, path) for branch in schema["anyOf"]):
-            errors.append(f"{_where(path)}: expected {_describe(schema)}, got {_show(value)}")
+        verdicts = [check(value, branch, path) for branch in schema["anyOf"]]
+        if all(verdicts):
+            # one branch of the value's own JSON type: its problems say more than "expected A
+            # or B" (``options.unit: ...`` rather than ``options: expected an object or null``)
+            typed = [
+                problems
+                for branch, problems in zip(schema["anyOf"], verdicts, strict=True)
+                if isinstance(branch.get("type"), str) and _is(value, branch["type"])
+            ]
+            if len(typed) == 1:
+                errors.extend(typed[0])
+            else:
+                errors.append(f"{_where(path)}: expected {_describe(schema)}, got {_show(value)}")
         return
     kind = schema.get("type")
     if isinstance(kind, str) and not _is(value, kind):

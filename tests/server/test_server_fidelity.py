@@ -55,7 +55,7 @@ async def paced() -> AsyncIterator[Client]:
         await sdk.close()
 
 
-async def _streaming(client: Client, deltas: int = 3) -> tuple[str, int, list[dict[str, Any]]]:
+async def _streaming(client: Client, deltas: int = 2) -> tuple[str, int, list[dict[str, Any]]]:
     """Start a spoken reply; return its item id and the audio (ms) received once ``deltas``
     audio deltas have arrived, with the events so far."""
     await client.create_text("hello")

@@ -107,9 +107,10 @@ def test_arguments_are_converted_to_the_annotated_types() -> None:
         ({"cities": [], "strict": 1}, ["strict: expected true or false, got 1"]),
         ({"cities": [], "tags": ["a", "a"]}, ["tags[1]: repeats an earlier item"]),
         ({"cities": [], "weights": {"x": "heavy"}}, ['weights.x: expected a number, got "heavy"']),
+        ({"cities": [], "mode": "slow"}, ['mode: expected one of "fast", "cheap", got "slow"']),
         (
-            {"cities": [], "mode": "slow"},
-            ['mode: expected one of "fast", "cheap" or an integer, got "slow"'],
+            {"cities": [], "mode": None},
+            ['mode: expected one of "fast", "cheap" or an integer, got null'],
         ),
         ({"cities": [], "options": {"days": 1.5}}, ["options.days: expected an integer, got 1.5"]),
     ],
@@ -126,8 +127,10 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ToolArgumentsError) as raised:
         plan.convert({"cities": [1], "budget": "x", "extra": 0})
     assert raised.value.problems == (
-        "arguments: missing required argument 'cities'",
-    ) or len(raised.value.problems) == 3
+        "cities[0]: expected a string, got 1",
+        'budget: expected a number, got "x"',
+        "arguments: unexpected argument 'extra'",
+    )
 
 
 def test_a_validator_of_a_nested_class_becomes_an_arguments_error() -> None:

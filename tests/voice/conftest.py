@@ -25,8 +25,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import attrs
 import pytest
+from voice_helpers import Pulse
 
 SINKS = {"room": (48000, 2), "user": (44100, 1)}
 """Null sinks: name -> (rate, channels) of the sink itself (PulseAudio converts to them)."""
@@ -37,14 +37,6 @@ _PCM = """pcm.rxr_{name} {{
     hint {{ show on description "rxrealtime test {device}" }}
 }}
 """
-
-
-@attrs.frozen
-class Pulse:
-    """A running PulseAudio test server: ``env`` points PortAudio/ALSA/libpulse at it."""
-
-    directory: Path
-    env: dict[str, str]
 
 
 def _config(directory: Path) -> dict[str, str]:

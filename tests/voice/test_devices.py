@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from voice_helpers import audio_events, loud_span_ms, sine
+from voice_helpers import audio_events, heard_characters, loud_span_ms, sine
 
 import rxrealtime as rr
 from rxrealtime import events as ev
@@ -171,4 +171,5 @@ async def test_the_speaker_plays_g711_audio() -> None:
         await asyncio.sleep(0.4)
         assert speaker.position("item_u") == pytest.approx(PCM16.duration_ms(spoken), abs=1)
     subscription.dispose()
-    assert decode_tones(b"".join(frames)) == words
+    # G.711 at 8 kHz bends the highest tones a little off pitch: read each at its nearest code
+    assert heard_characters(b"".join(frames)) == "ok7"

@@ -5,10 +5,22 @@ from __future__ import annotations
 import base64
 import math
 from array import array
+from pathlib import Path
+
+import attrs
 
 from rxrealtime import events as ev
 from rxrealtime.audio import PCM16, pcm
 from rxrealtime.server.audio import TONE_ALPHABET
+
+
+@attrs.frozen
+class Pulse:
+    """A running PulseAudio test server (``conftest.py``): ``env`` points PortAudio, ALSA and
+    libpulse at it."""
+
+    directory: Path
+    env: dict[str, str]
 
 
 def sine(ms: float, freq: float = 440.0, amplitude: float = 0.3) -> bytes:

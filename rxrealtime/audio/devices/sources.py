@@ -60,7 +60,7 @@ def microphone(
     frame_ms: float = 20,
     samplerate: int | None = None,
     channels: int | None = None,
-    latency: float | str = "high",
+    latency: float | str = 0.2,
 ) -> Observable[bytes]:
     """Audio from an input device, as frames of ``frame_ms`` ms of ``format`` audio.
 
@@ -69,6 +69,10 @@ def microphone(
     ``channels`` channels (default: one, or as many as the device insists on); whatever they
     are, the frames are mono in ``format`` at its API rate — channels averaged, the rate
     converted by ``soxr`` (band-limited, no dropped samples), G.711 companded last.
+
+    ``latency`` (seconds, or PortAudio's ``"low"``/``"high"``) sizes the device's input buffer:
+    audio still arrives every 10 ms, and the buffer only bounds how long this process may be
+    stalled before the device loses audio (an input overflow).
 
     Each subscription opens its own input stream and closes it when disposed. A device that
     cannot be opened, or missing libraries (the ``[voice]`` extra, PortAudio), reach the

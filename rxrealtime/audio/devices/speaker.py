@@ -399,6 +399,12 @@ class Speaker(abc.ObserverBase[ev.ServerEvent]):
                 return min(part.received_ms, part.handed * 1000 / self.samplerate)
         return self.position(item_id, content_index)
 
+    def interrupted(self, item_id: str, content_index: int = 0) -> bool:
+        """Whether the part was cut short by an interruption (its rest was never played)."""
+        with self._lock:
+            part = self._parts.get((item_id, content_index))
+            return part is not None and part.interrupted
+
     def handle_barge_in(
         self,
         session: SessionBase,
