@@ -59,7 +59,7 @@ import rxrealtime as rr
 from rxrealtime import events as ev
 from rxrealtime import operators as ops
 from rxrealtime import sinks
-from rxrealtime.scheduling import first, to_list
+from rxrealtime.scheduling import first
 from rxrealtime.server import serve
 """
     ),
@@ -98,22 +98,39 @@ created.session.id, created.session.model
     ),
     md(
         """
-Ask for text answers (the default is audio):
+## Ask a question
+
+`session.ask()` sends a user message, requests a response and returns its summary once the
+response is done: the text (or, with `output="audio"`, the transcript and the audio bytes), the
+status, the token usage and the timings. It is an `ops.ResponseSummary`, the same record
+`ops.responses()` gives for every response.
 """
     ),
     code(
         """
-await session.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+answer = await session.ask("What is 6 * 7?", output="text")
+answer.text, answer.status, answer.usage.total_tokens
 """
     ),
     md(
         """
-## A helper to ask one question
+`async for` over an `ask` gives the words as they stream instead:
+"""
+    ),
+    code(
+        """
+async for words in session.ask("Good afternoon!"):
+    print(words, end="|")
+"""
+    ),
+    md(
+        """
+## Stream an answer live
 
-`ask()` sends a user message and `response.create`, and returns the events of the response once
-its `response.done` has arrived; `observers` watch the same events live. Everything subscribes
-**before** anything is sent: `session.events` is hot, so a late subscriber would miss events.
-`to_list()` (like `first()` and `last()`) subscribes when called and returns a future to await.
+`sinks.NotebookDisplay` shows the model's words in **one** output that updates in place (at
+most every 0.1 s), with a status line; it reads *finished* when its stream completes. Here its
+stream is the session's events up to the next `response.done`. Subscribe **before** asking:
+`session.events` is hot, so a late subscriber would miss events.
 """
     ),
     code(
@@ -125,39 +142,20 @@ def next_response():
     )
 
 
-async def ask(text, *observers):
-    reply = next_response()
-    for observer in observers:
-        reply.subscribe(observer)
-    events = to_list(reply)  # subscribes now
-    await session.send(ev.ConversationItemCreate.user_text(text))
-    await session.send(ev.ResponseCreate())
-    return await events
-"""
-    ),
-    md(
-        """
-## Stream an answer live
-
-`sinks.NotebookDisplay` shows the model's words in **one** output that updates in place (at
-most every 0.1 s), with a status line; it reads *finished* when its stream completes.
-"""
-    ),
-    code(
-        """
 view = sinks.NotebookDisplay()
-events = await ask("Hello there!", view)
+next_response().subscribe(view)
+answer = await session.ask("Hello there!")
 """
     ),
     md(
         """
-The sink keeps what it shows as data, and `ask()` returned the response's events:
+The sink keeps what it shows as data, and the answer says how long the response took:
 """
     ),
     code(
         """
 print(view.state.text)
-[event.type for event in events]
+answer.done_at - answer.created_at
 """
     ),
     md(
@@ -165,7 +163,8 @@ print(view.state.text)
 ## `text_only`: just the words
 
 `ops.text_only()` maps the stream to the text deltas (and audio transcripts) as `str`.
-Subscriptions on a session stay active across cells until disposed.
+Subscriptions on a session stay active across cells until disposed; `session.ask` works beside
+them.
 
 In a kernel, a subscriber's callbacks run in the context of the cell that subscribed, so what
 it prints shows up under that cell, even when the events arrive later. Collecting values and
@@ -176,7 +175,7 @@ showing them where you ask (or a `NotebookDisplay`) keeps the notebook tidy.
         """
 words = []
 subscription = session.events.pipe(ops.text_only()).subscribe(words.append)
-await ask("What is 12 times 3?")
+await session.ask("What is 12 times 3?")
 subscription.dispose()
 words
 """
@@ -193,7 +192,7 @@ the `text` so far; the last step has `done=True` and the server's final text.
         """
 steps = []
 subscription = session.events.pipe(ops.accumulate_deltas()).subscribe(steps.append)
-await ask("Good morning!")
+await session.ask("Good morning!")
 subscription.dispose()
 for step in steps:
     print(f"{step.kind:12} done={step.done!s:5} delta={step.delta!r:12} text={step.text!r}")
@@ -218,7 +217,7 @@ subscriptions = [
         ops.accumulate_deltas(), rx.filter(lambda step: step.done), rx.map(lambda s: s.text)
     ).subscribe(final.append),
 ]
-await ask("What is 7 minus 10?")
+await session.ask("What is 7 minus 10?")
 for s in subscriptions:
     s.dispose()
 assert folded[-1] == final[-1]
@@ -243,25 +242,25 @@ TOOL_CALLS: list[Cell] = [
         """
 # Tool calls
 
-The model can call functions you define. rxrealtime assembles each call from the streamed
-argument deltas (`ops.tool_calls()`), and `sinks.run_tools()` runs your Python functions, sends
-their results back and asks the model to go on. This notebook uses the embedded server, whose
-model calls `get_weather` when asked about the weather and `calculate` for arithmetic, provided
-the tools are configured in `session.update`.
+The model can call functions you define. `@rr.tool` turns a Python function into a tool (its
+name, its docstring as the description, a JSON Schema from its type hints), and
+`sinks.run_tools()` declares the tools to the model, runs the calls it makes off the receive
+loop, sends the results back and asks the model to go on. rxrealtime assembles each call from
+the streamed argument deltas (`ops.tool_calls()`). This notebook uses the embedded server,
+whose model calls `get_weather` when asked about the weather and `calculate` for arithmetic.
 """
     ),
     code(
         """
 import ast
+import json
 import operator
-
-from reactivex import operators as rx
+from typing import Literal
 
 import rxrealtime as rr
 from rxrealtime import events as ev
 from rxrealtime import operators as ops
 from rxrealtime import sinks
-from rxrealtime.scheduling import to_list
 from rxrealtime.server import serve
 """
     ),
@@ -276,15 +275,22 @@ session = await rr.connect(base_url=server.base_url)
         """
 ## The tools
 
-Plain Python functions; the runner calls them with the model's arguments as keyword arguments
-(sync functions in a worker thread, `async def` ones on the loop) and sends the result back as
-JSON (a `str` is sent as is).
+Plain Python functions, decorated. The runner checks the model's arguments against the
+signature (a bad argument becomes an error the model reads, never an exception here), calls
+sync functions in a worker thread and `async def` ones on the loop, and sends the result back
+as JSON (a `str` as is).
 """
     ),
     code(
         """
-def get_weather(city: str) -> dict:
-    \"\"\"A pretend weather service.\"\"\"
+@rr.tool
+def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> dict:
+    \"\"\"A pretend weather service.
+
+    Args:
+        city: The city's name, e.g. "Paris".
+        unit: The temperature scale.
+    \"\"\"
     sky, celsius = {"Paris": ("sunny", 24), "Oslo": ("snow", -3)}.get(city, ("cloudy", 15))
     return {"city": city, "sky": sky, "celsius": celsius}
 """
@@ -295,8 +301,9 @@ ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub,
               ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
+@rr.tool
 def calculate(expression: str) -> str:
-    \"\"\"+ - * / on numbers, without eval().\"\"\"
+    \"\"\"Evaluate an arithmetic expression: + - * / on numbers.\"\"\"
     def value(node):
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
             return node.value
@@ -311,26 +318,13 @@ calculate("12 * 7"), get_weather("Paris")
     ),
     md(
         """
-Describe them to the model in `session.update` (JSON Schema parameters):
+What the model is told, derived from the function:
 """
     ),
     code(
         """
-def function(name, description, **properties):
-    return {
-        "type": "function", "name": name, "description": description,
-        "parameters": {"type": "object", "required": list(properties),
-                       "properties": {k: {"type": t} for k, t in properties.items()}},
-    }
-
-
-tools = [
-    function("get_weather", "Current weather in a city.", city="string"),
-    function("calculate", "Evaluate an arithmetic expression.", expression="string"),
-]
-await session.session.update(
-    session={"type": "realtime", "output_modalities": ["text"], "tools": tools}
-)
+print(get_weather.name, "-", get_weather.description)
+print(json.dumps(get_weather.parameters, indent=2))
 """
     ),
     md(
@@ -342,8 +336,9 @@ Three subscriptions, all live from now on:
 * `ops.tool_calls()` emits one `ToolCall` per completed call (`name`, parsed `arguments`,
   `call_id`);
 * `conversation.item.done` events give the conversation, item by item;
-* `sinks.run_tools()` executes each call, sends a `function_call_output` item and, once the
-  response that made the calls is done, exactly one `response.create`.
+* `sinks.run_tools()` declares the tools (one `session.update`), executes each call and, once
+  the response that made the calls is done, sends their `function_call_output` items and
+  exactly one `response.create`, whose options are yours (here: answer in text).
 """
     ),
     code(
@@ -351,32 +346,28 @@ Three subscriptions, all live from now on:
 calls, items = [], []
 session.events.pipe(ops.tool_calls()).subscribe(calls.append)
 session.events.pipe(ops.of_type(ev.ConversationItemDone)).subscribe(lambda e: items.append(e.item))
-runner = sinks.run_tools(session, {"get_weather": get_weather, "calculate": calculate})
+runner = sinks.run_tools(session, [get_weather, calculate],
+                         response={"output_modalities": ["text"]})
 """
     ),
     md(
         """
-`ask()` sends a question and waits for `responses` responses (`ops.responses()` summarises each
-at its `response.done`): a question that needs a tool takes two, the call and the answer.
+`session.ask()` sends a question and returns the answer. When the answer needed a tool, it is
+the runner's follow-up response; `tool_calls` lists the calls made on the way and `previous`
+the response that made them.
 """
     ),
     code(
         """
-async def ask(text, responses=2):
-    summaries = to_list(session.events.pipe(ops.responses(), rx.take(responses)))
-    await session.send(ev.ConversationItemCreate.user_text(text))
-    await session.send(ev.ResponseCreate())
-    return await summaries
-
-
-for summary in await ask("What's the weather in Paris today?"):
-    print(summary.id, summary.status, [item.type for item in summary.output], summary.text)
+answer = await session.ask("What's the weather in Paris today?")
+print(answer.text)
+print([(call.name, call.arguments) for call in answer.tool_calls], len(answer.previous))
 """
     ),
     code(
         """
-for summary in await ask("What is 12 times 7?"):
-    print(summary.id, summary.status, [item.type for item in summary.output], summary.text)
+answer = await session.ask("What is 12 times 7?")
+print(answer.text)
 """
     ),
     md(
@@ -410,6 +401,21 @@ def describe(item):
 
 for item in items:
     print(f"{getattr(item, 'role', None) or item.type:>21}  {describe(item)}")
+"""
+    ),
+    md(
+        """
+## Several calls in one response
+
+One question can need several calls. They run concurrently; their outputs are sent together
+once the response is done, followed by one `response.create`.
+"""
+    ),
+    code(
+        """
+answer = await session.ask("What's the weather in Paris and in Oslo?")
+print([call.arguments["city"] for call in answer.tool_calls], "->", answer.text)
+runner.statistics().responses_requested
 """
     ),
     CLEANUP_NOTE,
@@ -516,7 +522,7 @@ print("status:", response.response.status, "| heard:", heard, "| said:", "".join
 ## The answer's waveform and spectrogram
 
 The chunks of one response, joined, are the whole answer. In the spectrogram each character is
-a short horizontal bar at its own pitch.
+a short horizontal bar at its own pitch; the colour bar maps colour to power in dB.
 """
     ),
     code(
@@ -539,10 +545,11 @@ plt.show()
         """
 fig, ax = plt.subplots(figsize=(10, 3))
 with np.errstate(divide="ignore"):  # the silent gaps have zero power: -inf dB is fine
-    ax.specgram(samples, Fs=RATE, NFFT=1024, noverlap=768, cmap="magma")
+    *_, image = ax.specgram(samples, Fs=RATE, NFFT=1024, noverlap=768, cmap="magma")
 ax.set_ylim(0, 3000)
 ax.set_xlabel("seconds")
 ax.set_ylabel("Hz")
+fig.colorbar(image, ax=ax, label="power (dB)")
 plt.show()
 """
     ),
@@ -583,7 +590,7 @@ decode_tones(answer), "".join(said)
 ## A second turn with a manual commit
 
 Without turn detection the client decides when the user is done: `commit` the buffer, then ask
-for a response.
+for a response (`session.ask(None)` requests one and returns its summary).
 """
     ),
     code(
@@ -591,13 +598,10 @@ for a response.
 await session.session.update(
     session={"type": "realtime", "audio": {"input": {"turn_detection": None}}}
 )
-said.clear()
-done = first(session.events.pipe(ops.of_type(ev.ResponseDone)))
 await session.input_audio_buffer.append(encode_text("what is 6 times 7"))
 await session.input_audio_buffer.commit()
-await session.send(ev.ResponseCreate())
-response = await done
-print("heard:", heard[-1], "| said:", "".join(said))
+answer = await session.ask(None, output="audio")  # no text to add: just the response
+print("heard:", heard[-1], "| said:", answer.transcript)
 """
     ),
     md(
@@ -654,12 +658,14 @@ compute the usage and cost of each response.
     code(
         """
 %matplotlib inline
+import tempfile
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import pandas as pd
 from reactivex import operators as rx
 
 import rxrealtime as rr
-from rxrealtime import events as ev
 from rxrealtime import operators as ops
 from rxrealtime import sinks
 from rxrealtime.scheduling import last, to_list
@@ -670,37 +676,27 @@ from rxrealtime.server import serve
         """
 ## Record a session
 
-The recorder subscribes to `session.events` (the `"in"` direction). What we send is recorded
-with `record_out()` by the small `send()` helper, so the file holds both sides.
+Given to `connect(recorder=...)`, the recorder sits between the session and its connection and
+writes every frame both ways, what the tool runner and `session.ask` send included.
 """
     ),
     code(
         """
+workdir = tempfile.TemporaryDirectory()  # the recording lives here; removed at the end
+path = Path(workdir.name) / "session.jsonl"
 server = serve(realtime_audio=False)
 await server.start()
-session = await rr.connect(base_url=server.base_url)
-recorder = sinks.Recorder("session.jsonl", meta={"model": "gpt-realtime", "server": "embedded"})
-session.events.subscribe(recorder)
+recorder = sinks.Recorder(path, meta={"model": "gpt-realtime", "server": "embedded"})
+session = await rr.connect(base_url=server.base_url, recorder=recorder)
 
 
-async def send(event):
-    recorder.record_out(event)
-    await session.send(event)
-"""
-    ),
-    code(
-        """
-weather = {"type": "function", "name": "get_weather", "description": "Weather in a city.",
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
-await send({"type": "session.update", "session": {"type": "realtime", "tools": [weather]}})
-runner = sinks.run_tools(session, {"get_weather": lambda city: {"city": city, "sky": "clear"}})
+@rr.tool
+def get_weather(city: str) -> dict:
+    \"\"\"Current weather in a city.\"\"\"
+    return {"city": city, "sky": "clear"}
 
 
-async def ask(text, responses=1, modalities=("audio",)):
-    summaries = to_list(session.events.pipe(ops.responses(), rx.take(responses)))
-    await send(ev.ConversationItemCreate.user_text(text))
-    await send({"type": "response.create", "response": {"output_modalities": list(modalities)}})
-    return await summaries
+runner = sinks.run_tools(session, [get_weather])
 """
     ),
     md(
@@ -711,23 +707,22 @@ A greeting answered with audio, arithmetic answered in text, and a question that
     ),
     code(
         """
-await ask("Hello!")
-await ask("What is 6 times 7?", modalities=["text"])
-await ask("What's the weather in Oslo?", responses=2)
+await session.ask("Hello!", output="audio")
+await session.ask("What is 6 times 7?", output="text")
+await session.ask("What's the weather in Oslo?", output="audio")
 await runner.aclose()
-await session.close()  # the stream completes: the recorder writes its end record
+await session.close()  # the stream ends: the recorder writes its end record
 recorder.records_written, recorder.closed
 """
     ),
     md(
         """
-The file: a header line, then one record per frame (the tool runner's own sends went straight to
-the session, so only ours are `"out"` records).
+The file: a header line, then one record per frame, `"in"` or `"out"`.
 """
     ),
     code(
         """
-with open("session.jsonl") as file:
+with open(path) as file:
     lines = file.readlines()
 print(len(lines), "lines")
 for line in lines[:3]:
@@ -745,36 +740,42 @@ direction and time.
     ),
     code(
         """
-events = await to_list(rr.replay("session.jsonl"))
-records = await to_list(rr.replay_records("session.jsonl"))
+events = await to_list(rr.replay(path))
+records = await to_list(rr.replay_records(path))
 len(events), len(records), type(events[0]).__name__
 """
     ),
     md(
         """
 ## A table of events
+
+`sinks.to_dataframe()` turns a recording (both directions, with the recorded times) or any
+event Observable (a replay, a bounded `session.events`) into a pandas DataFrame, one row per
+frame: `t`, `direction`, `type`, the ids (`event_id`, `response_id`, `item_id`, `call_id`), the
+words (`text`: deltas, transcripts, arguments, item texts; never audio) and the `event` itself.
+On a live session, `sinks.DataFrameCollector()` subscribed to `session.events` builds the same
+table as the events arrive.
 """
     ),
     code(
         """
-def response_of(event):
-    response_id = getattr(event, "response_id", None)
-    return response_id or getattr(getattr(event, "response", None), "id", None)
-
-
-rows = []
-for record in records:
-    event = record.decode() if record.dir == "in" else None
-    rows.append({
-        "t": record.t, "dir": record.dir,
-        "type": event.type if event else record.fields["event"]["type"],
-        "response": response_of(event) if event else None,
-    })
-table = pd.DataFrame(rows)
-labels = {rid: f"r{n}" for n, rid in enumerate(table.response.dropna().unique(), 1)}
-table["response"] = table.response.map(labels)  # short names: r1, r2, ...
+table = await sinks.to_dataframe(path)
+labels = {rid: f"r{n}" for n, rid in enumerate(table.response_id.dropna().unique(), 1)}
+table["response"] = table.response_id.map(labels)  # short names: r1, r2, ...
 print(labels)
-table.head(12)
+table.drop(columns="event").head(12)
+"""
+    ),
+    md(
+        """
+What went out: our messages and requests, and what the tool runner sent on its own, the
+call's output (with its `call_id`) and the `response.create` that asked for the answer.
+"""
+    ),
+    code(
+        """
+sent = table[table.direction == "out"]
+sent[["t", "type", "call_id", "text"]]
 """
     ),
     code(
@@ -821,7 +822,7 @@ response. The prices below are illustrative: look up your model's.
 PRICES = ops.Prices(input_text=4.0, cached_input_text=0.4, output_text=16.0,
                     input_audio=32.0, cached_input_audio=0.4, output_audio=64.0)
 
-per_response = rr.replay("session.jsonl").pipe(
+per_response = rr.replay(path).pipe(
     ops.per_response(),
     rx.flat_map(lambda window: window.pipe(ops.usage(PRICES), rx.map(lambda u: (window.key, u)))),
 )
@@ -835,7 +836,7 @@ costs
     ),
     code(
         """
-overall = await last(rr.replay("session.jsonl").pipe(ops.usage(PRICES)))  # running totals
+overall = await last(rr.replay(path).pipe(ops.usage(PRICES)))  # running totals
 assert abs(overall.cost - costs.cost_usd.sum()) < 1e-12
 ax = (costs.cost_usd * 1e6).plot.bar(figsize=(8, 3), rot=20, color="tab:green")
 ax.set_ylabel("micro-dollars")
@@ -848,6 +849,8 @@ plt.show()
         """
 await session.close()
 await server.stop()
+workdir.cleanup()  # the recording and its directory
+path.exists()
 """
     ),
 ]

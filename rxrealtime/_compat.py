@@ -49,6 +49,10 @@ What is relied on, and why:
     what websockets' own ``recv()`` does when a message breaks the protocol (invalid UTF-8 in
     a text frame: 1007; too many fragments: 1009): ``set_connection_exc``, then
     ``protocol.fail`` inside ``send_context()``, then wait until the connection is closed.
+``websocket_message_limit(protocol)``
+    the size limit of a one-frame message, from the protocol's ``max_message_size`` and
+    ``max_fragment_size`` (websockets 16+) or ``max_size`` (before): the transport's frame
+    scanner refuses what the protocol would refuse, by handing it to the protocol.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from reactivex import Observable, Observer, abc
 from reactivex.internal.exceptions import SequenceContainsNoElementsError
@@ -74,6 +78,7 @@ __all__ = [
     "direct_on_next",
     "fail_websocket",
     "queue_websocket_frame",
+    "websocket_message_limit",
     "running_loop",
     "subscribe_function",
 ]
@@ -117,3 +122,15 @@ async def fail_websocket(
         async with connection.send_context():
             connection.protocol.fail(code, reason)
     await connection.wait_closed()
+
+
+def websocket_message_limit(protocol: Any) -> int | None:
+    """The largest payload ``protocol`` (websockets' sans-I/O protocol) accepts in a message of
+    one frame: ``max_size`` (websockets 16 and later split it into ``max_message_size`` and
+    ``max_fragment_size``, and a one-frame message must fit both); ``None`` for no limit."""
+    if hasattr(protocol, "max_message_size"):
+        limits = [protocol.max_message_size, getattr(protocol, "max_fragment_size", None)]
+    else:
+        limits = [getattr(protocol, "max_size", None)]
+    found = [int(limit) for limit in limits if limit is not None]
+    return min(found) if found else None

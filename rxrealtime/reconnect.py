@@ -7,6 +7,7 @@ this module keeps the ``rxrealtime.reconnect`` import path, and every name, work
 from __future__ import annotations
 
 from rxrealtime.session.reconnect import (
+    MIN_RECONNECT_DELAY,
     RECOVERABLE_CLOSE_CODES,
     Continuity,
     Reconnected,
@@ -17,6 +18,7 @@ from rxrealtime.session.reconnect import (
 )
 
 __all__ = [
+    "MIN_RECONNECT_DELAY",
     "RECOVERABLE_CLOSE_CODES",
     "Continuity",
     "ReconnectPolicy",

@@ -222,7 +222,7 @@ def encode_line(record: Mapping[str, Any], secrets: Iterable[str | None]) -> byt
     """
     try:
         scrubbed = scrub(record, secrets)
-    except Exception as error:  # noqa: BLE001 - a value whose str() fails, a broken mapping
+    except Exception as error:  # a value whose str() fails, a broken mapping
         return _unrecordable(record, error)
     try:
         return orjson.dumps(scrubbed, default=str, option=orjson.OPT_APPEND_NEWLINE)
@@ -236,7 +236,7 @@ def encode_line(record: Mapping[str, Any], secrets: Iterable[str | None]) -> byt
             for key, value in scrubbed.items()
         }
         return json.dumps(line, ensure_ascii=False).encode("utf-8", "backslashreplace") + b"\n"
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return _unrecordable(record, error)
 
 

@@ -19,7 +19,14 @@ the scheduler between them so an event loop stays responsive). With ``speed=s`` 
 with time ``t`` is emitted ``(t - t0) / s`` seconds after subscription, ``t0`` being the time
 of the first timed record in the file (so the first one comes at once); lines without ``"t"``
 (plain JSONL) follow the previous record at once. Times are measured from the subscription on
-the scheduler's clock, so there is no drift over long recordings.
+the scheduler's clock, so there is no drift over long recordings. A timed replay refuses to
+wait for a record more than :data:`MAX_REPLAY_SPAN` seconds (a day) after the first timed one
+(a corrupt or hostile ``"t"`` such as ``1e12``): the stream errors with a ``ValueError`` naming
+the line instead of waiting for ever.
+
+Robustness: a record of any depth or content replays (see :mod:`rxrealtime.recording`); any
+failure while reading (I/O, a refused time) ends the stream with ``on_error``, never an
+exception escaping into the scheduler.
 
 Scheduler: ``scheduler=`` wins, then the one given to ``subscribe``, then the running loop's
 :class:`~rxrealtime.scheduling.LoopScheduler`, then (no loop running) the current thread's
@@ -36,7 +43,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import orjson
 import reactivex
@@ -50,9 +57,11 @@ from rxrealtime.errors import ConnectionClosed, ConnectionClosedError, Connectio
 from rxrealtime.recording import Direction, Record, read_records
 from rxrealtime.scheduling import Backpressure, LoopScheduler, ObservableIterator
 from rxrealtime.session import DEFAULT_BUFFER_SIZE, EventHub, SessionBase
+from rxrealtime.session.hub import PROPAGATED
 from rxrealtime.session.resources import check_frame_size
 
 __all__ = [
+    "MAX_REPLAY_SPAN",
     "Record",
     "ReplayIterator",
     "ReplaySession",
@@ -63,6 +72,10 @@ __all__ = [
 
 _BATCH = 512
 """Records emitted per scheduled action when replaying as fast as possible."""
+
+MAX_REPLAY_SPAN: Final = 24 * 3600.0
+"""The longest stretch of recorded time a timed replay waits through (seconds; a Realtime
+session lasts at most an hour). See the module docstring."""
 
 
 def _default_scheduler() -> abc.SchedulerBase:
@@ -117,7 +130,14 @@ class _Cursor:
         if record.t is not None:
             if self._t0 is None:
                 self._t0 = record.t
-            self._offset = max(self._offset, (record.t - self._t0) / self._speed)
+            span = record.t - self._t0
+            if not span <= MAX_REPLAY_SPAN:  # also an infinite or NaN time
+                raise ValueError(
+                    f"line {record.line}: t={record.t:g} is {span:g} s after the first timed "
+                    f"record, more than {MAX_REPLAY_SPAN:g} s: not waiting for it "
+                    "(replay it without a speed)"
+                )
+            self._offset = max(self._offset, span / self._speed)
         return self._offset
 
     def _upcoming(self) -> Record | None:
@@ -139,16 +159,17 @@ class _Cursor:
         while not self.pending.is_disposed:
             try:
                 record = self._upcoming()
-            except OSError as error:
+                due = None if record is None else self._offset_of(record)
+            except Exception as error:  # I/O, a refused time: the stream's end
                 self.close()
                 self._observer.on_error(error)
                 return
-            if record is None:
+            if record is None or due is None:
                 self.close()
                 self._observer.on_completed()
                 return
             elapsed = (self._scheduler.now - self._start).total_seconds()
-            wait = self._offset_of(record) - elapsed
+            wait = due - elapsed
             if wait > 0:
                 self.pending.disposable = self._scheduler.schedule_relative(wait, self.step)
                 return
@@ -312,7 +333,20 @@ class ReplaySession(SessionBase):
             self._pending.append(record)
             self._wait_for_room()
         else:
+            self._deliver(record)
+
+    def _deliver(self, record: Record) -> None:
+        try:
             self._hub.receive(record.frame, record.decode())
+        except PROPAGATED as exc:  # a consumer asked the process to stop: end, then let it go
+            self._stopped = True
+            subscription, self._subscription = self._subscription, None
+            if subscription is not None:
+                subscription.dispose()
+            self._pending.clear()
+            why = f"stopped: a consumer raised {type(exc).__name__}"
+            self._end(ConnectionClosedError(1011, why))
+            raise
 
     def _wait_for_room(self) -> None:
         if self._waiting:
@@ -329,13 +363,12 @@ class ReplaySession(SessionBase):
 
     def _drain(self) -> None:
         self._waiting = False
-        pending, receive = self._pending, self._hub.receive
+        pending = self._pending
         while pending:
             if self._blocked():
                 self._wait_for_room()
                 return
-            record = pending.popleft()
-            receive(record.frame, record.decode())
+            self._deliver(pending.popleft())
         if self._source_end is not None:
             self._end(self._source_end)
 

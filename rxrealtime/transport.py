@@ -36,6 +36,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, Protocol, TypeAlias
 
 import attrs
+from websockets import http11
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as _ws_connect
 from websockets.exceptions import (
@@ -43,11 +44,13 @@ from websockets.exceptions import (
 )
 from websockets.exceptions import (
     InvalidHandshake,
+    InvalidMessage,
     InvalidStatus,
     SecurityError,
 )
 from websockets.uri import parse_uri
 
+from rxrealtime._delivery import MessageDelivery, MessageSink, PushConnection
 from rxrealtime._version import __version__
 from rxrealtime.errors import (
     CertificateVerificationError,
@@ -62,8 +65,12 @@ from rxrealtime.masking import mask_header, ordered_secrets, redact, redact_trun
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_SIZE",
+    "HANDSHAKE_BODY_READ",
+    "HANDSHAKE_BODY_SHOWN",
     "ConnectionConfig",
     "FrameTransport",
+    "MessageDelivery",
+    "MessageSink",
     "QueryValue",
     "SdkTransport",
     "TransportClosed",
@@ -77,6 +84,14 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: Largest frame accepted by default (the service's limit is 15 MiB per event).
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
+#: Characters of a refused upgrade's body shown in :class:`~rxrealtime.errors.HandshakeError`
+#: (masked first, then cut: no part of a secret survives near the cut).
+HANDSHAKE_BODY_SHOWN = 500
+#: The largest refused upgrade's body that is read (websockets' limit, 1 MiB unless the
+#: ``WEBSOCKETS_MAX_BODY_SIZE`` environment variable says otherwise). A larger body is not
+#: read, and the :class:`~rxrealtime.errors.HandshakeError` still has the real
+#: ``status_code``.
+HANDSHAKE_BODY_READ = http11.MAX_BODY_SIZE
 
 QueryScalar: TypeAlias = str | int | float | bool | None
 QueryValue: TypeAlias = QueryScalar | Sequence[QueryScalar]
@@ -417,6 +432,14 @@ class WebSocketTransport:
         """The underlying websockets connection (for advanced uses: ping, latency)."""
         return self._ws
 
+    def deliver(self, sink: MessageSink) -> MessageDelivery | None:
+        """Hand every message to ``sink`` from the socket's data callback instead of
+        :meth:`recv` (the session's fast receive path; see :mod:`rxrealtime._delivery` for
+        what it guarantees). ``None`` when the connection cannot (it was not opened by
+        :func:`open_websocket`, or :meth:`recv` was used already): read with :meth:`recv`."""
+        ws = self._ws
+        return ws.deliver(sink) if isinstance(ws, PushConnection) else None
+
     async def recv(self) -> str | bytes:
         try:
             return await self._ws.recv()
@@ -504,8 +527,50 @@ class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return msg, kwargs
 
 
+class _StatusLineConnection(ClientConnection):
+    """A websockets client connection that keeps the HTTP status line of its opening
+    handshake: websockets drops the whole response when its body is over its limit, status
+    included, and a refusal must still say which status it was."""
+
+    status_line: bytes | None = None
+    _head = b""
+
+    def data_received(self, data: bytes) -> None:
+        if self.status_line is None and len(self._head) < http11.MAX_LINE_LENGTH:
+            head = self._head + data[: http11.MAX_LINE_LENGTH]
+            end = head.find(b"\r\n")
+            if end >= 0:
+                self.status_line, self._head = head[:end], b""
+            else:
+                self._head = head
+        super().data_received(data)
+
+    def status_code(self) -> int | None:
+        """The status of the response's first line, if it had one."""
+        parts = (self.status_line or b"").split(b" ", 2)
+        if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
+            code = int(parts[1])
+            return code if 100 <= code < 600 else None
+        return None
+
+
+class _OpenedConnection(_StatusLineConnection, PushConnection):
+    """The connection :func:`open_websocket` opens: it keeps its handshake's status line
+    (:class:`_StatusLineConnection`) and can deliver messages from its data callback
+    (:class:`~rxrealtime._delivery.PushConnection`, :meth:`WebSocketTransport.deliver`)."""
+
+
 class _SameOriginConnect(_ws_connect):
-    """websockets ``connect`` that refuses redirects to another origin (credentials stay home)."""
+    """websockets ``connect`` that refuses redirects to another origin (credentials stay home)
+    and remembers the last connection it opened (so a refusal it could not parse still has
+    its status)."""
+
+    last_connection: ClientConnection | None = None
+
+    async def open_tcp_connection(self) -> ClientConnection:
+        connection = await super().open_tcp_connection()
+        self.last_connection = connection
+        return connection
 
     def process_redirect(self, exc: Exception) -> Exception | str:
         target = super().process_redirect(exc)
@@ -529,21 +594,40 @@ async def open_websocket(config: ConnectionConfig) -> WebSocketTransport:
     """
     options = dict(config.websocket_options)
     options.setdefault("user_agent_header", None)
+    options.setdefault("create_connection", _OpenedConnection)
     logger = _RedactingLogger(logging.getLogger("websockets.client"), config.secrets)
+    connector = _SameOriginConnect(
+        config.url,
+        additional_headers=list(config.headers),
+        logger=logger,
+        **options,
+    )
     try:
-        ws = await _SameOriginConnect(
-            config.url,
-            additional_headers=list(config.headers),
-            logger=logger,
-            **options,
-        )
+        ws = await connector
     except InvalidStatus as exc:
         status = exc.response.status_code
         # mask before cutting: a key straddling the cut must not leave a prefix behind
-        body = redact_truncated(exc.response.body.decode("utf-8", "replace"), config.secrets, 500)
+        body = redact_truncated(
+            exc.response.body.decode("utf-8", "replace"), config.secrets, HANDSHAKE_BODY_SHOWN
+        )
         raise HandshakeError(
             f"the server refused the WebSocket upgrade with HTTP {status}: {body}".rstrip(": "),
             status_code=status,
+        ) from None
+    except InvalidMessage as exc:
+        # websockets could not parse the response; when it had a status line (a refusal whose
+        # body is over HANDSHAKE_BODY_READ), that status is still the answer
+        last = connector.last_connection
+        seen = last.status_code() if isinstance(last, _StatusLineConnection) else None
+        why = redact_truncated(f"{exc.__cause__ or exc}", config.secrets, HANDSHAKE_BODY_SHOWN)
+        if seen is None:
+            raise HandshakeError(
+                redact(f"WebSocket handshake failed: {exc}: {why}", config.secrets)
+            ) from None
+        raise HandshakeError(
+            f"the server refused the WebSocket upgrade with HTTP {seen} "
+            f"(its response was not read: {why})",
+            status_code=seen,
         ) from None
     except (InvalidHandshake, SecurityError) as exc:
         raise HandshakeError(redact(f"WebSocket handshake failed: {exc}", config.secrets)) from None

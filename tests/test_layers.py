@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("events", ("rxrealtime.events", "rxrealtime.validation")),
     ("operators", ("rxrealtime.operators",)),
     ("scheduling", ("rxrealtime.scheduling",)),
-    ("transport", ("rxrealtime.transport",)),
+    ("transport", ("rxrealtime.transport", "rxrealtime._delivery")),
     ("recording", ("rxrealtime.recording",)),
     ("session", ("rxrealtime.session", "rxrealtime.reconnect")),
     ("sources", ("rxrealtime.replay", "rxrealtime.sources")),

@@ -14,41 +14,33 @@ from typing import Any
 
 from rxrealtime import events as ev
 from rxrealtime.server.model import evaluate, format_number
+from rxrealtime.tools import tool
 
 __all__ = ["TOOL_DEFINITIONS", "calculate", "get_weather", "tool_line", "traced_tools"]
 
 
+@tool(description="Get today's weather forecast for a city.")
 def get_weather(city: str) -> dict[str, Any]:
-    """A canned forecast for ``city`` (always the same, so demo output is stable)."""
+    """A canned forecast for ``city`` (always the same, so demo output is stable).
+
+    Args:
+        city: The city name
+    """
     return {"city": city, "forecast": "sunny", "temperature_c": 21}
 
 
+@tool(description="Evaluate an arithmetic expression such as '12 * 7'.")
 def calculate(expression: str) -> str:
     """Evaluate ``+ - * / %`` arithmetic with parentheses; anything else raises ``ValueError``."""
     return format_number(evaluate(expression))
 
 
-TOOL_DEFINITIONS: tuple[ev.FunctionTool, ...] = (
-    ev.FunctionTool(
-        name="get_weather",
-        description="Get today's weather forecast for a city.",
-        parameters={
-            "type": "object",
-            "properties": {"city": {"type": "string", "description": "The city name"}},
-            "required": ["city"],
-        },
-    ),
-    ev.FunctionTool(
-        name="calculate",
-        description="Evaluate an arithmetic expression such as '12 * 7'.",
-        parameters={
-            "type": "object",
-            "properties": {"expression": {"type": "string"}},
-            "required": ["expression"],
-        },
-    ),
+TOOL_DEFINITIONS: tuple[ev.FunctionTool, ...] = tuple(
+    ev.FunctionTool(name=t.name, description=t.description, parameters=t.parameters)
+    for t in (get_weather, calculate)
 )
-"""The session's ``tools``, matching :func:`get_weather` and :func:`calculate`."""
+"""The session's ``tools``, derived by ``@rr.tool`` from :func:`get_weather` and
+:func:`calculate` (their signatures and docstrings)."""
 
 _TOOLS: Mapping[str, Callable[..., Any]] = {"get_weather": get_weather, "calculate": calculate}
 

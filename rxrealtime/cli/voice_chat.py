@@ -158,8 +158,9 @@ async def run_voice_chat(
 ) -> None:
     """Talk until ``/quit`` or end of input; raises :class:`~rxrealtime.cli.common.CliError`
     or a typed :class:`~rxrealtime.errors.RxRealtimeError` (one line each) on failure."""
-    find_device("input", _device(input_device))  # no microphone: say so before connecting
-    speaker = Speaker(_device(output_device))
+    # No device: say so before connecting. Opening one takes PortAudio a moment: off the loop.
+    await asyncio.to_thread(find_device, "input", _device(input_device))
+    speaker = await asyncio.to_thread(Speaker, _device(output_device))
     try:
         async with endpoint(base_url, realtime_audio=True) as where:
             print(

@@ -17,9 +17,29 @@ from ._core import Clock, stateful
 __all__ = ["Prices", "UsageTotals", "usage"]
 
 
+def _price(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """A price is a finite, non-negative ``int`` or ``float`` (checked when ``Prices`` is made,
+    so a bad table fails where it is written, not at the first ``response.done``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(
+            f"Prices.{attribute.name} must be a number (per million tokens), "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"Prices.{attribute.name} must be finite and >= 0, got {value!r}")
+
+
+def _optional_price(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _price(instance, attribute, value)
+
+
 @attrs.frozen
 class Prices:
     """Prices in any currency per one million tokens.
+
+    Every price is a finite, non-negative number (``int`` or ``float``; ``None`` where the
+    field allows it); anything else raises ``TypeError``/``ValueError`` when the table is made.
 
     Cached input tokens are billed at the ``cached_*`` price; ``None`` there means the full
     input price. Look the numbers up for your model: they change and are not built in.
@@ -32,19 +52,19 @@ class Prices:
     (the tokens and seconds are still counted in :class:`UsageTotals`).
     """
 
-    input_text: float
-    output_text: float
-    input_audio: float = 0.0
-    output_audio: float = 0.0
-    input_image: float = 0.0
-    cached_input_text: float | None = None
-    cached_input_audio: float | None = None
-    cached_input_image: float | None = None
-    transcription_input: float | None = None
+    input_text: float = attrs.field(validator=_price)
+    output_text: float = attrs.field(validator=_price)
+    input_audio: float = attrs.field(default=0.0, validator=_price)
+    output_audio: float = attrs.field(default=0.0, validator=_price)
+    input_image: float = attrs.field(default=0.0, validator=_price)
+    cached_input_text: float | None = attrs.field(default=None, validator=_optional_price)
+    cached_input_audio: float | None = attrs.field(default=None, validator=_optional_price)
+    cached_input_image: float | None = attrs.field(default=None, validator=_optional_price)
+    transcription_input: float | None = attrs.field(default=None, validator=_optional_price)
     """Per million transcription input tokens (audio and prompt text); ``None``: not priced."""
-    transcription_output: float | None = None
+    transcription_output: float | None = attrs.field(default=None, validator=_optional_price)
     """Per million transcription output (text) tokens; ``None``: not priced."""
-    transcription_per_minute: float | None = None
+    transcription_per_minute: float | None = attrs.field(default=None, validator=_optional_price)
     """Per minute of duration-billed transcribed audio; ``None``: not priced."""
 
 
@@ -268,10 +288,20 @@ def usage(
     plus the transcription usage that ``prices`` has a ``transcription_*`` price for; with
     those left at ``None`` (the default), ``cost`` excludes transcription.
 
+    ``prices`` is checked at call time: anything but a :class:`Prices` or ``None`` raises
+    ``TypeError`` here, never at the first ``response.done``.
+
     Guarantees: pure and per subscription (each subscriber counts from zero); every record is
     emitted synchronously on the event that changed it, in source order, and each is a new
     frozen value holding the running totals; completion and errors are the source's.
     """
+
+    if prices is not None and not isinstance(prices, Prices):
+        raise TypeError(
+            "ops.usage(prices) takes an ops.Prices price table (per million tokens) or None, "
+            f"got {type(prices).__name__} {prices!r}; "
+            "e.g. ops.usage(ops.Prices(input_text=4.0, output_text=16.0))"
+        )
 
     def factory(_clock: Clock) -> _UsageCounter:
         return _UsageCounter(prices)

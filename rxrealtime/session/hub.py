@@ -74,7 +74,9 @@ log = logging.getLogger("rxrealtime")
 PROPAGATED: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit)
 """What a consumer may raise through the hub (see Guards); anything else is its own error."""
 
-Frame = str | bytes
+Frame = str | bytes | bytearray | memoryview
+"""A frame as received: text, or bytes-like (binary frames, and text frames the fast receive
+path hands over undecoded: websockets' own buffer, not copied)."""
 
 
 @attrs.frozen
@@ -159,11 +161,11 @@ class EventHub:
 
     __slots__ = (
         "__weakref__",
+        "_abandoned",
         "_backlog",
         "_bytes_in",
         "_bytes_out",
         "_call_soon",
-        "_abandoned",
         "_dropped",
         "_errors",
         "_flush_scheduled",
@@ -315,14 +317,14 @@ class EventHub:
                     guard.on_next(event)
                 except PROPAGATED:
                     raise
-                except BaseException as exc:  # noqa: BLE001 - see Guards
+                except BaseException as exc:  # see Guards
                     self._subscriber_failed(guard, exc)
         for queue in self._queues:
             try:
                 queue.on_next(event)
             except PROPAGATED:
                 raise
-            except BaseException as exc:  # noqa: BLE001 - overflow="error" iterators
+            except BaseException as exc:  # overflow="error" iterators
                 self._queue_failed(queue, exc)
         recv_queue = self._recv_queue
         if recv_queue is not None:
@@ -425,7 +427,7 @@ class EventHub:
                 observer.on_error(terminal)
         except PROPAGATED as exc:
             return exc
-        except BaseException as exc:  # noqa: BLE001 - see Guards
+        except BaseException as exc:  # see Guards
             if exc is terminal:
                 # A subscriber without an on_error handler re-raises the session's own end
                 # (reactivex's default); the end is already reported, so this is no news.
@@ -524,7 +526,7 @@ class EventHub:
     async def recv_bytes(self) -> bytes:
         """The next raw frame of the shared ``recv()`` queue (text as UTF-8 bytes)."""
         frame = (await self.recv_pair())[0]
-        return frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame
+        return frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else bytes(frame)
 
     # -- statistics --------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from rxrealtime.errors import (
     redact,
 )
 from rxrealtime.scheduling import Backpressure, LoopScheduler
+from rxrealtime.session._pushed import pump_delivered
 from rxrealtime.session.base import SessionBase
 from rxrealtime.session.hub import DEFAULT_BUFFER_SIZE, PROPAGATED, EventHub, byte_len
 from rxrealtime.session.reconnect import Continuity, Reconnected, ReconnectPolicy
@@ -177,7 +178,22 @@ class RealtimeSession(SessionBase):
 
     async def _pump(self, transport: FrameTransport) -> TransportClosed:
         """Read ``transport`` until it closes; return how it closed."""
-        # fast path: read the websockets connection directly (one coroutine less per frame)
+        gate, loop_gate = self._hub.gate, self._loop_gate
+        if isinstance(transport, WebSocketTransport):  # the fast path: see session._pushed
+            if (gate.holders or loop_gate.holders) and not self._closing:
+                await self._wait_for_room(gate, loop_gate)
+            pushed = await pump_delivered(
+                transport,
+                self._hub,
+                loop_gate,
+                idle_timeout=self._idle_timeout,
+                closing=lambda: self._closing,
+                wait_for_room=functools.partial(self._wait_for_room, gate, loop_gate),
+                idle_closed=_IdleClosed,
+            )
+            if pushed is not None:
+                return pushed
+        # read the websockets connection directly when there is one (one coroutine less)
         recv = (
             transport.connection.recv
             if isinstance(transport, WebSocketTransport)
@@ -185,7 +201,6 @@ class RealtimeSession(SessionBase):
         )
         decode = ev.decode
         receive = self._hub.receive
-        gate, loop_gate = self._hub.gate, self._loop_gate
         idle = self._idle_timeout
         try:
             while True:
@@ -222,8 +237,6 @@ class RealtimeSession(SessionBase):
         """Reconnect bookkeeping for every received event (only with a policy)."""
         assert self._continuity is not None
         self._continuity.observe(event)
-        if type(event) is not ev.ErrorEvent:
-            self._attempt = 0
 
     # -- reconnection (see rxrealtime.session.reconnect) -----------------------------------
 
@@ -244,6 +257,8 @@ class RealtimeSession(SessionBase):
             self._hub.publish(event)
         ids = tuple(e.response.id or "" for e in interrupted if e.response is not None)
         last_failure: str | None = None
+        if self._loop.time() - self._connected_at >= policy.stable_after:
+            self._attempt = 0  # a connection that lived: a new budget (never on what it said)
         try:
             while self._attempt < policy.max_attempts:
                 self._attempt += 1
@@ -415,7 +430,7 @@ class RealtimeSession(SessionBase):
             ended(terminal)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             log.exception("rxrealtime: the transport's session_ended() raised; ignored")
 
     # -- send ------------------------------------------------------------------------------

@@ -16,14 +16,18 @@ What a reconnect does (see :class:`~rxrealtime.session.RealtimeSession`)
     connection with the same URL and headers; it re-sends the session configuration (every
     ``session.update`` sent through ``send()`` or the typed helpers, deep-merged, as one
     ``session.update``) and, with ``replay_items=True``, re-creates the conversation items seen
-    so far (see :class:`Continuity`). Then, before the first event of the new connection, the
+    so far (see :class:`Continuity`). Every delay is at least :data:`MIN_RECONNECT_DELAY`, so
+    even ``initial_delay=0`` opens at most 20 connections a second. Then, before the first
+    event of the new connection, the
     stream carries one :class:`ResponseInterrupted` per response that was still running (a
     ``response.done`` subclass: every per-response operator ends that response and releases its
     state) and one :class:`Reconnected` marker. ``session.events`` stays the same Observable:
     subscribers do not resubscribe. Sends made while reconnecting wait and go to the new
-    connection. A failed attempt (refused, timed out, closed again before a non-``error``
-    event) counts; the counter resets at the first non-``error`` event of a connection. When
-    ``max_attempts`` attempts fail the stream errors with
+    connection. Every attempt counts (refused, timed out, or a connection that dropped again);
+    the counter resets only when a connection has stayed open ``stable_after`` seconds (10 by
+    default) before it dropped, never on what a server *says*: a server that accepts, sends
+    ``session.created`` (or anything else) and drops can never make the retries unbounded.
+    When ``max_attempts`` attempts fail the stream errors with
     :class:`~rxrealtime.errors.ReconnectFailedError`.
 
 Planned recycling (``recycle_after``)
@@ -47,6 +51,7 @@ import orjson
 from rxrealtime import events as ev
 
 __all__ = [
+    "MIN_RECONNECT_DELAY",
     "RECOVERABLE_CLOSE_CODES",
     "Continuity",
     "ReconnectPolicy",
@@ -61,6 +66,11 @@ _E = TypeVar("_E", bound=ev.ServerEvent)
 RECOVERABLE_CLOSE_CODES: frozenset[int] = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1015})
 """Close codes after which a reconnect may succeed (as the official SDK: going away, no status,
 abnormal closure, server error, service restart, try again later, TLS failure)."""
+
+
+MIN_RECONNECT_DELAY: float = 0.05
+"""The shortest wait before any reconnect attempt, whatever the policy says (seconds): at most
+20 connections a second against a server that accepts and drops at once."""
 
 
 def _check_jitter(_: object, __: object, value: tuple[float, float]) -> None:
@@ -86,13 +96,17 @@ class ReconnectPolicy:
     """How to reconnect (see the module docstring). Immutable; share it between sessions.
 
     Args:
-        max_attempts: attempts before giving up (the counter resets after a non-error event).
-        initial_delay: seconds before the first attempt; doubled at each further attempt.
+        max_attempts: attempts before giving up (the counter resets once a connection has
+            stayed open ``stable_after`` seconds).
+        initial_delay: seconds before the first attempt; doubled at each further attempt
+            (every delay is at least :data:`MIN_RECONNECT_DELAY`).
         max_delay: the cap of the doubling.
         jitter: the delay is multiplied by ``uniform(low, high)``.
         replay_items: re-create the conversation items seen so far on the new connection.
         recycle_after: seconds after which a connection is replaced proactively at a quiet
             moment (``None``: never).
+        stable_after: seconds a connection must have stayed open for its drop to start a new
+            budget of ``max_attempts`` (default 10).
     """
 
     max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
@@ -103,14 +117,16 @@ class ReconnectPolicy:
     recycle_after: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(_positive)
     )
+    stable_after: float = attrs.field(default=10.0, validator=_positive)
 
     def delay(
         self, attempt: int, uniform: Callable[[float, float], float] = random.uniform
     ) -> float:
-        """Seconds to wait before attempt number ``attempt`` (1-based)."""
+        """Seconds to wait before attempt number ``attempt`` (1-based); never less than
+        :data:`MIN_RECONNECT_DELAY`."""
         base = min(self.initial_delay * 2 ** max(0, attempt - 1), self.max_delay)
         low, high = self.jitter
-        return float(base * uniform(low, high))
+        return max(MIN_RECONNECT_DELAY, float(base * uniform(low, high)))
 
     @staticmethod
     def recoverable(code: int) -> bool:

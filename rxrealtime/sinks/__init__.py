@@ -17,6 +17,9 @@ Shared guarantees:
 * Sinks are single-use observers (reactivex's ``Observer`` grammar): after the stream ends,
   later notifications are ignored.
 
+``to_dataframe`` / ``DataFrameCollector`` (:mod:`rxrealtime.sinks.dataframe`, extra
+``[notebook]``) turn events or a recording into a pandas table; pandas is imported only then.
+
 Sinks that answer the server (``run_tools``, ``send_events``, ``handle_barge_in``) live in
 :mod:`rxrealtime.sinks.tool_runner` and are re-exported here.
 """
@@ -28,6 +31,7 @@ from rxrealtime.sinks._notebook import DisplayState, NotebookDisplay, TextView, 
 from rxrealtime.sinks._recorder import FORMAT_VERSION, Recorder, RecordingTransport, scrub
 from rxrealtime.sinks._text import TextPrinter
 from rxrealtime.sinks._wav import WavFile, WavWriter
+from rxrealtime.sinks.dataframe import DataFrameCollector, events_dataframe, to_dataframe
 from rxrealtime.sinks.redis import PublisherStatistics, RedisPublisher
 from rxrealtime.sinks.tool_runner import (
     EventSender,
@@ -42,6 +46,7 @@ from rxrealtime.sinks.tool_runner import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "DataFrameCollector",
     "DisplayState",
     "EventLogger",
     "EventSender",
@@ -60,9 +65,11 @@ __all__ = [
     "WavWriter",
     "default_level",
     "default_render",
+    "events_dataframe",
     "handle_barge_in",
     "run_tools",
     "scrub",
     "send_events",
     "summarize",
+    "to_dataframe",
 ]

@@ -307,6 +307,11 @@ class RecordingTransport:
     def abort(self) -> None:
         self._inner.abort()
 
+    def deliver(self, sink: object) -> None:
+        """``None``: a recorded connection is read with :meth:`recv`, so no frame can bypass
+        the recorder (the inner transport's fast delivery path is not forwarded)."""
+        return None
+
     def __getattr__(self, name: str) -> Any:
         # Anything else (``connection`` of a WebSocketTransport, …) is the inner transport's.
         return getattr(self._inner, name)

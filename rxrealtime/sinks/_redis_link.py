@@ -224,9 +224,9 @@ class Link:
     async def _execute(self, commands: list[tuple[bytes | str | int | float, ...]]) -> list[Any]:
         """Every command in one round trip; error replies come back as exceptions in place.
 
-        A plain client gets the commands as one buffer written by hand (redis-py's packer
-        costs tens of microseconds a command, more than everything else a record costs);
-        a Cluster client routes them itself (its pipeline splits them by slot).
+        A plain client gets the commands as one buffer packed here (redis-py's packer costs
+        tens of microseconds a command, more than everything else a record costs); a Cluster
+        client routes them itself (its pipeline splits them by slot).
         """
         from redis.asyncio import Redis
         from redis.exceptions import ResponseError
@@ -246,8 +246,8 @@ class Link:
             for _ in commands:
                 try:
                     results.append(await connection.read_response(disable_decoding=True))
-                except ResponseError as reply:
-                    results.append(reply)
+                except ResponseError as error:
+                    results.append(error)
             return results
         except BaseException:
             await connection.disconnect(nowait=True)

@@ -182,6 +182,7 @@ class ToolRunner(DisposableBase):
         self._disposed = False
         self.session_error: Exception | None = None
         """The error that ended the session's stream, if it ended abnormally."""
+        self._declaring: asyncio.Future[None] | None = None
         self._withdraw = expect_follow_ups(session) if self._options is not None else None
         self._declare()
         self._subscription = session.events.subscribe(self._on_next, self._on_session_error)
@@ -231,11 +232,19 @@ class ToolRunner(DisposableBase):
 
     # -- declaring -----------------------------------------------------------------------------
 
+    async def declared(self) -> None:
+        """Wait until the latest declaration of the tools has been sent (at once when there is
+        nothing to declare). Sends made right after ``run_tools()`` may otherwise overtake it;
+        ``session.ask`` waits by itself."""
+        if self._declaring is not None:
+            await asyncio.shield(self._declaring)
+
     def _declare(self) -> None:
         if not self._declared:
             return
         self._declarations += 1
         sent: asyncio.Future[None] = self._loop.create_future()
+        self._declaring = sent
         update = {
             "type": "session.update",
             "session": {"type": "realtime", "tools": [t.definition for t in self._declared]},
@@ -471,7 +480,8 @@ def run_tools(
         [...]}`` is queued at once (it replaces the session's tool list) and sent again after
         every :class:`~rxrealtime.reconnect.Reconnected` marker (a reconnecting session also
         restores it with the rest of its configuration; sending it again is harmless and keeps
-        sessions that do not restore right). ``session.ask`` waits until it is sent.
+        sessions that do not restore right). ``session.ask`` waits until it is sent; before
+        sending a request yourself, ``await runner.declared()``.
 
     Running (no dead air)
         Every call (assembled by :func:`rxrealtime.operators.tool_calls`) starts as soon as its

@@ -5,8 +5,8 @@ It is deliberately *not* the embedded server (:mod:`rxrealtime.server`): it spea
 of its own and validates nothing. Each accepted connection runs an async ``script(peer)``
 that says, frame by frame, what the server does: send any text (valid or not), binary or
 invalid-UTF-8 text frame, flood, cut the TCP connection without a close frame, close with any
-code, or read what the client sent. A ``refuse=(status, body)`` server refuses every upgrade
-with that HTTP status and body instead.
+code, or read what the client sent. A ``refuse=(status, body)`` server refuses upgrades with
+that HTTP status and body instead (every one, or from the ``refuse_from``-th request on).
 
     async def script(peer: Peer) -> None:
         await peer.created()
@@ -98,9 +98,10 @@ class Peer:
         """Drop the TCP connection now: no close frame (the client sees 1006)."""
         self.ws.transport.abort()
 
-    async def recv(self, timeout: float = 10.0) -> str | bytes:
-        """The next frame the client sent (raises ``ConnectionClosed`` when it closed)."""
-        async with asyncio.timeout(timeout):
+    async def recv(self, limit: float = 10.0) -> str | bytes:
+        """The next frame the client sent within ``limit`` seconds (raises
+        ``ConnectionClosed`` when it closed)."""
+        async with asyncio.timeout(limit):
             return await self.ws.recv()
 
     async def hold(self) -> None:
@@ -113,9 +114,14 @@ class Peer:
 class HostileServer:
     """A running hostile peer (see the module docstring)."""
 
-    def __init__(self, script: Script | None, refuse: tuple[int, bytes] | None) -> None:
+    def __init__(
+        self, script: Script | None, refuse: tuple[int, bytes] | None, refuse_from: int
+    ) -> None:
         self._script = script
         self._refuse = refuse
+        self._refuse_from = refuse_from
+        self.requests = 0
+        """Upgrade requests received (refused or not)."""
         self.connections = 0
         self.accepted = asyncio.Event()
         self.received: list[list[str | bytes]] = []
@@ -132,7 +138,8 @@ class HostileServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        if self._refuse is None:
+        self.requests += 1
+        if self._refuse is None or self.requests < self._refuse_from:
             return None
         status, body = self._refuse
         headers = Headers([("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
@@ -160,14 +167,16 @@ async def hostile_server(
     script: Script | None = None,
     *,
     refuse: tuple[int, bytes] | None = None,
+    refuse_from: int = 1,
     max_size: int | None = None,
 ) -> AsyncIterator[HostileServer]:
     """A :class:`HostileServer` on a free loopback port for the ``async with`` block.
 
     Each connection runs ``script`` and then reads until the client closes; with ``refuse``
-    every upgrade is answered with that HTTP status and body.
+    the ``refuse_from``-th upgrade request and every later one are answered with that HTTP
+    status and body.
     """
-    server = HostileServer(script, refuse)
+    server = HostileServer(script, refuse, refuse_from)
     async with serve(
         server._handle,
         "127.0.0.1",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import base64
 import importlib.util
+import io
 import json
 import os
 import re
@@ -46,6 +48,9 @@ KERNEL = "rxrealtime-test-python"
 CELL_TIMEOUT = 60
 
 Notebook = Any  # nbformat.NotebookNode
+
+WORKDIRS: dict[str, Path] = {}
+"""The working directory each notebook ran in (filled by the ``run`` fixture)."""
 
 
 def reply_to(words: str) -> str:
@@ -118,7 +123,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Notebook]:
 
     def get(name: str) -> Notebook:
         if name not in done:
-            done[name] = execute(name, tmp_path_factory.mktemp(name))
+            WORKDIRS[name] = tmp_path_factory.mktemp(name)
+            done[name] = execute(name, WORKDIRS[name])
         notebook, error = done[name]
         if error is not None:
             pytest.fail(f"{name}.ipynb failed:\n{error}", pytrace=False)
@@ -258,3 +264,56 @@ def test_replay_analysis_tables_and_plots(run: Callable[[str], Notebook]) -> Non
     costs = re.findall(r"^(r\d+)(?:\s+\d+){4}\s+([\d.e-]+)$", text, re.M)
     assert [label for label, _ in costs] == ["r1", "r2", "r3", "r4"]
     assert all(float(cost) > 0 for _, cost in costs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_leaves_no_files_behind(run: Callable[[str], Notebook], name: str) -> None:
+    """A notebook writes nothing into the directory it runs in (04's recording goes to a
+    temporary directory it removes); only the test's own kernel spec is there."""
+    run(name)
+    assert sorted(path.name for path in WORKDIRS[name].iterdir()) == ["kernels"]
+
+
+def colour_bar_columns(png: bytes, cmap: str) -> int:
+    """How many pixel columns of the right half of ``png`` are a colour bar of ``cmap``: at
+    least a third of the image's height in the colour map's colours, spanning most of the map,
+    from its bright end at the top to its dark end at the bottom."""
+    import matplotlib
+    import numpy as np
+    from matplotlib import image
+
+    pixels = image.imread(io.BytesIO(png))[..., :3]
+    lut = matplotlib.colormaps[cmap](np.linspace(0, 1, 256))[:, :3]
+    height, width, _ = pixels.shape
+    found = 0
+    for x in range(width // 2, width):
+        distance = np.linalg.norm(pixels[:, x, None, :] - lut[None, :, :], axis=2)
+        matched = distance.argmin(axis=1)[distance.min(axis=1) < 0.03]  # top to bottom
+        if len(matched) < height // 3 or matched.max() - matched.min() < 200:
+            continue
+        if (np.diff(matched) <= 0).mean() > 0.98:
+            found += 1
+    return found
+
+
+def test_spectrogram_has_a_colour_bar(run: Callable[[str], Notebook]) -> None:
+    [cell] = [c for c in run("03-audio").cells if "specgram(" in c.source]
+    [shown] = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+    assert shown["data"]["text/plain"].endswith("with 2 Axes>")  # the plot and its colour bar
+    assert colour_bar_columns(base64.b64decode(shown["data"]["image/png"]), "magma") > 0
+
+
+def test_recording_holds_the_tool_runners_sends(run: Callable[[str], Notebook]) -> None:
+    """Recorded with ``connect(recorder=...)``, the file has what the runner sent on its own:
+    the call's output (with the call's id) and the ``response.create`` after it; the table
+    comes from ``sinks.to_dataframe`` and the recording's directory is gone at the end."""
+    notebook = run("04-replay-and-analysis")
+    sent = result_of(notebook, "sent = table[")
+    lines = sent.splitlines()
+    [answer] = [n for n, line in enumerate(lines) if re.search(r"item\.create\s+call_\w", line)]
+    assert "response.create" in lines[answer + 1]  # the runner's request follows its output
+    assert '{"city": "Oslo", "sky": "clear"}' in sent  # the output itself (the text column)
+    assert sent.count("response.create") == 4  # three questions, then the runner's request
+    source = "\n".join(cell.source for cell in notebook.cells)
+    assert "sinks.to_dataframe(path)" in source and "pd.DataFrame(rows)" not in source
+    assert result_of(notebook, "await session.close()\nawait server.stop()\nworkdir") == "False"

@@ -8,9 +8,10 @@ import threading
 from typing import Any
 
 import pytest
-from ops_helpers import args_done, created, done, error
+from ops_helpers import args_done, created, done, error, wire
 from reactivex.subject import Subject
 
+import rxrealtime as rr
 from rxrealtime import events as ev
 from rxrealtime.sinks.tool_runner import run_tools, send_events
 
@@ -194,4 +195,102 @@ async def test_an_abnormal_end_of_the_session_stops_the_runner_quietly() -> None
     session.events.on_error(closed)  # raises out of on_error if the runner had no handler
     assert runner.session_error is closed
     assert session.events.observers == []
+    await runner.aclose()
+
+
+def done_with(response: str, **fields: Any) -> ev.ServerEvent:
+    body = {"object": "realtime.response", "id": response, "status": "completed", "output": []}
+    return wire("response.done", response={**body, **fields})
+
+
+async def test_function_tools_are_declared_first_and_follow_ups_carry_the_options() -> None:
+    session = FakeSession()
+
+    @rr.tool
+    def lookup(city: str) -> str:
+        """Look a city up."""
+        return city.upper()
+
+    runner = run_tools(
+        session, {"find": lookup, "raw": lambda: "raw"}, response={"metadata": {"app": "x"}}
+    )
+    await runner.declared()
+    [update] = session.sent
+    assert update["type"] == "session.update"
+    [definition] = update["session"]["tools"]  # only FunctionTools are declared, under their key
+    assert definition["name"] == "find" and definition["parameters"] == lookup.parameters
+    session.push(
+        created("r1"),
+        args_done("c1", '{"city": "oslo"}', name="find"),
+        done_with("r1", output_modalities=["text"]),
+    )
+    sent = await session.until_sent(3)
+    assert outputs(sent) == {"c1": "OSLO"}
+    request = sent[2]
+    assert request["response"] == {
+        "metadata": {"app": "x", "rxrealtime_follows": "r1"},
+        "output_modalities": ["text"],  # the calling response's, since the options set none
+    }
+    await runner.aclose()
+
+
+async def test_a_reconnect_redeclares_and_repeats_a_lost_request() -> None:
+    session = FakeSession()
+
+    @rr.tool
+    def f() -> str:
+        return "ok"
+
+    runner = run_tools(session, [f])
+    session.push(created("r1"), args_done("c1", "{}", name="f"), done("r1"))
+    sent = await session.until_sent(3)
+    assert kinds(sent) == ["session.update", "conversation.item.create", "response.create"]
+    # the connection drops before the follow-up started: a reconnect ends the lost response
+    session.push(rr.Reconnected(attempt=1, close_code=1006))
+    sent = await session.until_sent(5)
+    assert kinds(sent)[3:] == ["session.update", "response.create"]
+    assert sent[4]["response"]["metadata"] == {"rxrealtime_follows": "r1"}
+    assert runner.statistics().declarations == 2
+    await runner.aclose()
+
+
+async def test_calls_of_a_response_cut_off_by_a_reconnect_are_dropped() -> None:
+    session = FakeSession()
+    release = asyncio.Event()
+
+    async def slow() -> str:
+        await release.wait()
+        return "late"
+
+    runner = run_tools(session, {"slow": slow})
+    session.push(created("r1"), args_done("c1", "{}", name="slow"))
+    session.push(rr.ResponseInterrupted.for_response("r1", 1006))
+    release.set()
+    await runner.aclose()
+    assert session.sent == [] and runner.statistics().calls_cancelled == 1
+
+
+async def test_a_progress_response_never_overlaps_and_the_follow_up_waits_for_it() -> None:
+    session = FakeSession()
+    release = asyncio.Event()
+
+    async def slow() -> str:
+        await release.wait()
+        return "done"
+
+    runner = run_tools(session, {"slow": slow}, progress="Still working.", progress_after=0)
+    session.push(created("r1"), args_done("c1", "{}", name="slow"), created("r2"), done("r1"))
+    session.push(done("r2"))  # the progress request waited for r2
+    [progress] = await session.until_sent(1)
+    assert progress["response"] == {
+        "conversation": "none",
+        "instructions": "Still working.",
+        "tool_choice": "none",
+        "metadata": {"rxrealtime_progress": "r1"},
+    }
+    session.push(done_with("p1", metadata={"rxrealtime_progress": "r1"}))
+    release.set()
+    sent = await session.until_sent(3)
+    assert kinds(sent)[1:] == ["conversation.item.create", "response.create"]
+    assert runner.statistics().progress_responses == 1
     await runner.aclose()

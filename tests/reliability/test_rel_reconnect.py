@@ -271,18 +271,20 @@ async def test_gives_up_after_max_attempts_with_a_typed_error() -> None:
             await session.send({"type": "input_audio_buffer.clear"})
 
 
-async def test_attempt_counter_resets_after_a_non_error_event() -> None:
-    # each of the first three connections says session.created, then closes with 1011: with
-    # max_attempts=1 that only works if every session.created resets the counter
+async def test_attempt_counter_does_not_reset_on_what_a_server_says() -> None:
+    # each of the first three connections says session.created, then closes with 1011: what a
+    # server says never resets the counter (only a connection that stayed up stable_after
+    # seconds does), so with max_attempts=2 the second such drop is the last
     faults = Faults(close_after=1, close_code=1011, connections=3)
     async with (
         server_mod.serve(realtime_audio=False, faults=faults) as server,
-        rs.connect(base_url=server.base_url, reconnect=policy(max_attempts=1)) as s,
+        rs.connect(base_url=server.base_url, reconnect=policy(max_attempts=2)) as s,
     ):
         seen = Collector(s)
-        await seen.until_count(ev.SessionCreated, 4)
-        assert [m.attempt for m in seen.of(Reconnected)] == [1, 1, 1]
-        assert seen.error is None and server.connections_served == 4
+        await seen.until_ended()
+        assert [m.attempt for m in seen.of(Reconnected)] == [1, 2]
+        assert isinstance(seen.error, ReconnectFailedError) and seen.error.attempts == 2
+        assert server.connections_served == 3
 
 
 async def test_refused_reconnects_count_as_attempts() -> None:

@@ -234,6 +234,7 @@ async def test_barge_in_cancels_the_calls_of_the_interrupted_response(open_sessi
     first, second = nth(summaries, 1), nth(summaries, 2)
     first_audio = nth(session.events.pipe(ops.audio_chunks()), 3)
     runner = rr.sinks.run_tools(session, [slow_lookup])
+    await runner.declared()
     await session.send(user_text("look it up"))
     await session.send(ev.ResponseCreate())
     await started.wait()
@@ -280,6 +281,7 @@ async def test_follow_up_options_are_the_runners(open_session: Open) -> None:
             "metadata": {"app": "demo"},
         },
     )
+    await runner.declared()  # a request of our own must not overtake the declaration
     await session.send(user_text("What is 6 * 7?"))
     await session.send(ev.ResponseCreate())  # the session default: audio
     first = await calls

@@ -22,6 +22,8 @@ from rxrealtime.server.items import spoken_prefix
 
 pytestmark = pytest.mark.usefixtures("pulse")
 
+LATENCY = 0.2  # s: room for a loaded machine to stall our threads without an underrun
+
 REPLY = "Hello! How can I help you today?"
 
 
@@ -35,7 +37,7 @@ async def _until(condition: Callable[[], bool], limit: float = 30.0) -> None:
 async def test_barge_in_truncates_the_item_where_it_was_heard() -> None:
     async with serve(realtime_audio=True) as server:
         async with rr.connect(base_url=server.base_url) as session:
-            with Speaker("rxr_room") as speaker:
+            with Speaker("rxr_room", latency=LATENCY) as speaker:
                 session.events.subscribe(speaker)  # before session.created: follows the format
                 barge = speaker.handle_barge_in(session)
                 received: dict[str, float] = {}

@@ -10,6 +10,7 @@ missing one becomes :class:`AudioDeviceError` with a message that says what to i
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Literal
 
 import attrs
@@ -17,6 +18,7 @@ import attrs
 from rxrealtime.errors import RxRealtimeError
 
 __all__ = [
+    "PORTAUDIO_LOCK",
     "AudioDeviceError",
     "DeviceInfo",
     "find_device",
@@ -26,6 +28,10 @@ __all__ = [
 ]
 
 _EXTRA = "pip install 'rxrealtime[voice]'"
+
+PORTAUDIO_LOCK = threading.RLock()
+"""Held around PortAudio calls that open, query or close devices: PortAudio's API is not
+thread-safe, and devices are opened from worker threads as well as the loop's."""
 
 
 class AudioDeviceError(RxRealtimeError):
@@ -90,7 +96,8 @@ def find_device(kind: Literal["input", "output"], device: int | str | None) -> D
     """
     sd = load_sounddevice()
     try:
-        found = sd.query_devices(device, kind)
+        with PORTAUDIO_LOCK:
+            found = sd.query_devices(device, kind)
     except (ValueError, sd.PortAudioError) as error:
         if device is None:
             raise AudioDeviceError(f"no audio {kind} device found") from None

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import wave
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -37,7 +38,12 @@ from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposab
 from reactivex.scheduler import TimeoutScheduler
 
 from rxrealtime.audio import PCM16, AudioFormat
-from rxrealtime.audio.devices.backend import AudioDeviceError, find_device, load_sounddevice
+from rxrealtime.audio.devices.backend import (
+    PORTAUDIO_LOCK,
+    AudioDeviceError,
+    find_device,
+    load_sounddevice,
+)
 from rxrealtime.audio.devices.convert import FormatEncoder, Framer
 from rxrealtime.scheduling import LoopScheduler
 
@@ -60,7 +66,7 @@ def microphone(
     frame_ms: float = 20,
     samplerate: int | None = None,
     channels: int | None = None,
-    latency: float | str = 0.2,
+    latency: float | str = "high",
 ) -> Observable[bytes]:
     """Audio from an input device, as frames of ``frame_ms`` ms of ``format`` audio.
 
@@ -74,7 +80,9 @@ def microphone(
     audio still arrives every 10 ms, and the buffer only bounds how long this process may be
     stalled before the device loses audio (an input overflow).
 
-    Each subscription opens its own input stream and closes it when disposed. A device that
+    Each subscription opens its own input stream and closes it when disposed; subscribed on a
+    running loop, the device is opened on a worker thread (it takes PortAudio a moment), so
+    the first frames follow shortly after. A device that
     cannot be opened, or missing libraries (the ``[voice]`` extra, PortAudio), reach the
     subscriber as :class:`~rxrealtime.audio.devices.AudioDeviceError` through ``on_error``.
     Input overflows reported by the device (audio lost before it reached us) are logged as
@@ -90,17 +98,66 @@ def microphone(
         observer: abc.ObserverBase[bytes], _scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
         try:
-            stream = _open_input(observer, device, format, frame_ms, samplerate, channels, latency)
-        except AudioDeviceError as error:
-            observer.on_error(error)
-            return Disposable()
-        return Disposable(stream)
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        handle = _InputHandle()
+
+        def open_stream() -> Callable[[], None]:
+            return _open_input(
+                observer, loop, handle, device, format, frame_ms, samplerate, channels, latency
+            )
+
+        if loop is None:
+            try:
+                handle.opened(open_stream())
+            except AudioDeviceError as error:
+                observer.on_error(error)
+            return Disposable(handle.close)
+
+        def on_open(future: asyncio.Future[Callable[[], None]]) -> None:
+            error = None if future.cancelled() else future.exception()
+            if error is None and not future.cancelled():
+                handle.opened(future.result())
+            elif isinstance(error, AudioDeviceError) and not handle.closed:
+                observer.on_error(error)
+            elif error is not None:
+                logger.error("opening the microphone failed", exc_info=error)
+
+        # Opening a device takes a while (PortAudio probes it): never on the loop's thread.
+        loop.run_in_executor(None, open_stream).add_done_callback(on_open)
+        return Disposable(handle.close)
 
     return reactivex.create(subscribe)
 
 
+class _InputHandle:
+    """Stops an input stream that may still be opening on a worker thread when disposed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop: Callable[[], None] | None = None
+        self.closed = False
+
+    def opened(self, stop: Callable[[], None]) -> None:
+        with self._lock:
+            if not self.closed:
+                self._stop = stop
+                return
+        stop()  # disposed while it was opening
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            stop, self._stop = self._stop, None
+        if stop is not None:
+            stop()
+
+
 def _open_input(
     observer: abc.ObserverBase[bytes],
+    loop: asyncio.AbstractEventLoop | None,
+    handle: _InputHandle,
     device: int | str | None,
     format: AudioFormat,
     frame_ms: float,
@@ -115,15 +172,10 @@ def _open_input(
     count = channels or 1
     encoder = FormatEncoder(rate, count, format)
     framer = Framer(frame_ms, format)
-    try:
-        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    closed = False
 
     def deliver(frames: list[bytes]) -> None:
         for frame in frames:
-            if closed:
+            if handle.closed:
                 return
             observer.on_next(frame)
 
@@ -131,7 +183,7 @@ def _open_input(
         if status.input_overflow:
             logger.warning("microphone %r: input overflow (audio was lost)", info.name)
         frames = framer.feed(encoder.feed(bytes(indata)))
-        if not frames or closed:
+        if not frames or handle.closed:
             return
         if loop is None:
             deliver(frames)
@@ -141,27 +193,27 @@ def _open_input(
         except RuntimeError:  # the loop is closed: nobody is listening any more
             pass
 
-    try:
-        stream = sd.RawInputStream(
-            device=info.index,
-            samplerate=rate,
-            channels=count,
-            dtype="int16",
-            blocksize=max(1, rate // 100),  # 10 ms per callback
-            latency=latency,
-            callback=callback,
-        )
-        stream.start()
-    except sd.PortAudioError as error:
-        detail = " ".join(str(error).split())
-        raise AudioDeviceError(f"cannot open audio input {info.name!r}: {detail}") from None
+    with PORTAUDIO_LOCK:
+        try:
+            stream = sd.RawInputStream(
+                device=info.index,
+                samplerate=rate,
+                channels=count,
+                dtype="int16",
+                blocksize=max(1, rate // 100),  # 10 ms per callback
+                latency=latency,
+                callback=callback,
+            )
+            stream.start()
+        except sd.PortAudioError as error:
+            detail = " ".join(str(error).split())
+            raise AudioDeviceError(f"cannot open audio input {info.name!r}: {detail}") from None
 
     def stop() -> None:
-        nonlocal closed
-        closed = True
         try:
-            stream.abort()
-            stream.close()
+            with PORTAUDIO_LOCK:
+                stream.abort()
+                stream.close()
         except sd.PortAudioError:  # the device went away; there is nothing left to stop
             logger.debug("closing microphone %r failed", info.name, exc_info=True)
 

@@ -69,7 +69,12 @@ from reactivex import operators as rx_ops
 from rxrealtime import events as ev
 from rxrealtime import operators as ops
 from rxrealtime.audio import AudioFormat, g711
-from rxrealtime.audio.devices.backend import AudioDeviceError, find_device, load_sounddevice
+from rxrealtime.audio.devices.backend import (
+    PORTAUDIO_LOCK,
+    AudioDeviceError,
+    find_device,
+    load_sounddevice,
+)
 from rxrealtime.audio.devices.convert import PcmConverter
 from rxrealtime.session import SessionBase
 from rxrealtime.sinks.tool_runner import SendingSubscription, send_events
@@ -158,7 +163,7 @@ class Speaker(abc.ObserverBase[ev.ServerEvent]):
         *,
         samplerate: int | None = None,
         channels: int | None = None,
-        latency: float | str = "high",
+        latency: float | str = 0.1,
         block_ms: float = 10,
         jitter_ms: float = 60,
         format: AudioFormat | None = None,
@@ -190,16 +195,17 @@ class Speaker(abc.ObserverBase[ev.ServerEvent]):
         self.latency = 0.0
         """The output latency (seconds) the device reported when the stream opened."""
         try:
-            self._stream: Any = sd.RawOutputStream(
-                device=info.index,
-                samplerate=self.samplerate,
-                channels=self.channels,
-                dtype="int16",
-                blocksize=max(1, int(self.samplerate * block_ms / 1000)),
-                latency=latency,
-                callback=self._callback,
-            )
-            self._stream.start()
+            with PORTAUDIO_LOCK:
+                self._stream: Any = sd.RawOutputStream(
+                    device=info.index,
+                    samplerate=self.samplerate,
+                    channels=self.channels,
+                    dtype="int16",
+                    blocksize=max(1, int(self.samplerate * block_ms / 1000)),
+                    latency=latency,
+                    callback=self._callback,
+                )
+                self._stream.start()
         except sd.PortAudioError as error:
             detail = " ".join(str(error).split())
             raise AudioDeviceError(f"cannot open audio output {info.name!r}: {detail}") from None
@@ -486,8 +492,9 @@ class Speaker(abc.ObserverBase[ev.ServerEvent]):
             return
         self._closed = self._stopped = True
         try:
-            self._stream.abort()
-            self._stream.close()
+            with PORTAUDIO_LOCK:
+                self._stream.abort()
+                self._stream.close()
         except Exception:  # the device went away: there is nothing left to release
             logger.debug("closing speaker %r failed", self.device, exc_info=True)
 
