@@ -1,40 +1,47 @@
-"""Frames delivered from the socket's data callback: :class:`PushConnection` and
-:class:`MessageDelivery` (the fast receive path of :class:`~rxrealtime.transport.WebSocketTransport`).
+"""Messages delivered from the socket's data callback: :class:`PushConnection` and
+:class:`MessageDelivery`, the fast receive path of
+:class:`~rxrealtime.transport.WebSocketTransport`.
 
-A websockets connection normally queues every data frame for ``recv()``, and a reader task wakes
-up once per message to take it: a future, a task step and a queue round trip per frame, which is
-a large share of a client's CPU at real-time event rates. :class:`PushConnection` (the
-connection :func:`~rxrealtime.transport.open_websocket` opens) can instead hand each complete
-message to a callback straight from the protocol's data callback, synchronously, while
-websockets' own protocol still does everything else: framing, UTF-8-free payload checks, the
-size limit, fragments, pings, the closing handshake.
+A websockets connection normally parses every frame with its sans-I/O protocol (a generator per
+frame), queues each message for ``recv()``, and a reader task wakes up once per message to take
+it: at real-time event rates that is most of a client's CPU. :class:`PushConnection` (the
+connection :func:`~rxrealtime.transport.open_websocket` opens) does two things instead:
 
-Each connection serves one kind of reader, chosen by the first one that asks:
+* **it splits frames itself** once the ``101`` response has been read (the frames start right
+  after its blank line): a complete, unmasked, unfragmented text or binary frame with no
+  reserved bits and within the size limit is cut out of the bytes just read. Every other frame
+  — pings, pongs, fragments, close frames, anything malformed or too big — goes to websockets'
+  protocol byte for byte, in order, and the protocol handles it exactly as it always does
+  (automatic pongs, the closing handshake, ``1002``/``1009`` failures). The protocol therefore
+  only ever sees whole frames and stays at a frame boundary; at the first fragment, close frame
+  or malformed frame the scanner hands everything to the protocol for good. With an extension
+  negotiated (compression) or websockets' debug logging on, the protocol reads everything.
+* **it hands each message to a sink** straight from the data callback, synchronously
+  (:meth:`PushConnection.deliver`), instead of queueing it for a task.
 
-* ``recv()`` (and ``async for``, ``recv_streaming()``): websockets' own queue, exactly as
-  usual;
-* :meth:`PushConnection.deliver`: a :class:`MessageDelivery` calls ``sink(payload, is_text)``
-  once per message.
-
-Frames that arrive before either asks (the server's first events can come with the handshake)
-are held, in order, and handed to whichever reader comes first; past :data:`HOLD_LIMIT` held
-frames the socket is no longer read until then, as websockets' own queue does.
+Each connection serves one kind of reader, chosen by the first one that asks: ``recv()`` (also
+``async for`` and ``recv_streaming()``: websockets' own queue, exactly as usual) or
+:meth:`PushConnection.deliver`. Messages that arrive before either asks (the server's first
+events can come in the same packet as the handshake) are held, in order, and handed to whichever
+reader comes first; past :data:`HOLD_LIMIT` held frames the socket is no longer read until then,
+as websockets' own queue does.
 
 Guarantees of :class:`MessageDelivery` (what the session's receive path builds on):
 
 * **Order, exactly once**: every complete message, and nothing else, is passed to ``sink``
-  once, in the order of the socket, fragmented messages joined. The payload is ``bytes``; a
-  text payload is *not* yet checked for UTF-8 (the sink's JSON parser checks it anyway): a
-  sink that finds it invalid calls :meth:`MessageDelivery.reject`, as websockets' ``recv()``
-  would fail the connection (1007), and nothing after it is delivered.
+  once, in the order of the socket, fragmented messages joined. The payload is bytes-like (not
+  copied out of the read buffer more than once); a text payload is *not* yet checked for UTF-8
+  (the sink's JSON parser checks it anyway): a sink that finds it invalid calls
+  :meth:`MessageDelivery.reject`, and the connection fails with ``1007`` as websockets'
+  ``recv()`` would fail it; nothing after it is delivered.
 * **Back-pressure**: :meth:`MessageDelivery.pause` (from inside ``sink``) stops delivery at
   once and stops reading the socket (``transport.pause_reading()``); messages already read are
   held, in order, and :meth:`MessageDelivery.resume` delivers them before reading resumes.
 * **The end**: :meth:`MessageDelivery.wait` returns when the reader has something to do (a
   pause, the end of the connection, a rejection, :meth:`MessageDelivery.interrupt`) and raises
-  what ``sink`` raised (delivery stops there; the socket is no longer read). Once
-  :attr:`MessageDelivery.ended` (the connection is gone and every message before its end was
-  delivered), :meth:`MessageDelivery.closed` says how it closed.
+  what ``sink`` raised (delivery stops there). Once :attr:`MessageDelivery.ended` (the
+  connection is gone and every message before its end was delivered),
+  :meth:`MessageDelivery.closed` says how it closed, as ``recv()`` would have raised it.
 """
 
 from __future__ import annotations
@@ -192,7 +199,7 @@ class PushConnection(WebSocketClientConnection):
                 if sink is not None:
                     try:
                         sink(buf[start:stop], head1 == 0x81)
-                    except BaseException as exc:  # noqa: BLE001 - the reader re-raises it
+                    except BaseException as exc:
                         assert self._delivery is not None
                         self._delivery._sink_raised(exc)
                     pos = stop
@@ -245,7 +252,7 @@ class PushConnection(WebSocketClientConnection):
             if opcode is _TEXT or opcode is _BINARY:
                 try:
                     sink(event.data, opcode is _TEXT)
-                except BaseException as exc:  # noqa: BLE001 - the reader re-raises it
+                except BaseException as exc:
                     assert self._delivery is not None
                     self._delivery._sink_raised(exc)
                 return
@@ -455,7 +462,7 @@ class MessageDelivery:
             payload = frame.data
         try:
             self._sink(payload, text)
-        except BaseException as exc:  # noqa: BLE001 - the reader re-raises it
+        except BaseException as exc:
             self._sink_raised(exc)
 
     def _sink_raised(self, exc: BaseException) -> None:

@@ -181,3 +181,96 @@ def test_observer_subclass_hooks_and_is_stopped() -> None:
     stopped_by_hand.is_stopped = True  # how a sink closes itself
     stopped_by_hand.on_next(4)
     assert stopped_by_hand.calls == []
+
+
+# -- websockets ------------------------------------------------------------------------------
+
+
+async def _with_server(
+    handler: Any, client_class: type[_compat.WebSocketClientConnection], **options: Any
+) -> Any:
+    """Connect a ``client_class`` connection to a websockets server running ``handler``."""
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve
+
+    server = await serve(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = await connect(f"ws://127.0.0.1:{port}", create_connection=client_class, **options)
+    return server, client
+
+
+async def test_process_event_sees_the_response_then_every_frame_in_order() -> None:
+    from websockets.frames import Frame, Opcode
+    from websockets.http11 import Response
+
+    seen: list[object] = []
+
+    class Recording(_compat.WebSocketClientConnection):
+        def process_event(self, event: Any) -> None:
+            seen.append(event)
+            super().process_event(event)
+
+    async def handler(ws: Any) -> None:
+        await ws.send("one")
+        await ws.send(b"two")
+        await ws.send(["thr", "ee"])  # a fragmented message
+        await ws.wait_closed()
+
+    server, client = await _with_server(handler, Recording)
+    try:
+        assert await client.recv() == "one"  # the base implementation still queues for recv()
+        assert await client.recv() == b"two"
+        assert await client.recv() == "three"
+    finally:
+        await client.close()
+        server.close()
+        await server.wait_closed()
+    assert isinstance(seen[0], Response)
+    data = [
+        (f.opcode, bytes(f.data), f.fin)
+        for f in seen[1:]
+        if isinstance(f, Frame) and f.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
+    ]
+    assert data[:3] == [
+        (Opcode.TEXT, b"one", True),
+        (Opcode.BINARY, b"two", True),
+        (Opcode.TEXT, b"thr", False),
+    ]
+    rest = data[3:]  # continuation frames, the last one final
+    assert all(opcode is Opcode.CONT for opcode, _, _ in rest) and rest[-1][2]
+    assert b"".join(payload for _, payload, _ in rest) == b"ee"
+
+
+async def test_queued_frames_are_what_recv_returns_and_fail_closes_with_the_code() -> None:
+    from websockets.frames import Frame, Opcode
+
+    closed: list[int | None] = []
+
+    async def handler(ws: Any) -> None:
+        await ws.wait_closed()
+        closed.append(ws.close_code)
+
+    server, client = await _with_server(handler, _compat.WebSocketClientConnection)
+    try:
+        _compat.queue_websocket_frame(client, Frame(Opcode.TEXT, b"queued", fin=False))
+        _compat.queue_websocket_frame(client, Frame(Opcode.CONT, b" here"))
+        assert await client.recv() == "queued here"
+        await _compat.fail_websocket(client, 1007, "bad text", ValueError("cause"))
+        exc = client.protocol.close_exc
+        assert exc.sent is not None and exc.sent.code == 1007 and exc.sent.reason == "bad text"
+        assert isinstance(client.close_exc.__cause__, ValueError)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert closed == [1007]
+
+
+def test_message_limit_follows_max_size() -> None:
+    from websockets.client import ClientProtocol
+    from websockets.uri import parse_uri
+
+    uri = parse_uri("ws://localhost/")
+    assert _compat.websocket_message_limit(ClientProtocol(uri, max_size=4096)) == 4096
+    assert _compat.websocket_message_limit(ClientProtocol(uri, max_size=None)) is None
+    split = ClientProtocol(uri, max_size=(8192, 1024))  # (message, fragment) since websockets 16
+    assert _compat.websocket_message_limit(split) == 1024

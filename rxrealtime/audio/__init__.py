@@ -14,10 +14,12 @@
   arithmetic, silence, the wire's GA and beta spellings, conversion to and from PCM16 24 kHz;
 * :mod:`rxrealtime.audio.g711`: µ-law/A-law companding, bit-exact with the former ``audioop``;
 * :mod:`rxrealtime.audio.pcm`: PCM16 sample buffers and the 8 kHz <-> 24 kHz resamplers.
+* :mod:`rxrealtime.audio.b64`: base64 audio on the wire, fast, with the standard library's
+  results (``decode``, ``encode``).
 
-This core is pure (no I/O, no event loop), dependency-free beyond ``attrs`` (no numpy, no
-sound devices) and imports nothing else from ``rxrealtime``, so the events-facing operators,
-the sinks and the embedded server all share it. ``rxrealtime.operators.AudioFormat``,
+This core is pure (no I/O, no event loop), dependency-free beyond ``attrs`` and ``pybase64``
+(no numpy, no sound devices) and imports nothing else from ``rxrealtime``, so the events-facing
+operators, the sinks and the embedded server all share it. ``rxrealtime.operators.AudioFormat``,
 ``PCM16``, ``PCMU`` and ``PCMA`` are these same objects.
 
 Importing this package never imports an optional dependency. The device shell
@@ -31,7 +33,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from rxrealtime.audio import g711, pcm
+from rxrealtime.audio import b64, g711, pcm
 from rxrealtime.audio.formats import (
     BETA_NAMES,
     FORMATS,
@@ -59,6 +61,7 @@ __all__ = [
     "StreamDecoder",
     "alaw_decode",
     "alaw_encode",
+    "b64",
     "downsample_24k_to_8k",
     "g711",
     "microphone",

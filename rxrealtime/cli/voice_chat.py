@@ -30,9 +30,9 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TextIO
 
-from rxrealtime import events as ev
 from reactivex import operators as rx_ops
 
+from rxrealtime import events as ev
 from rxrealtime.audio.devices import (
     Speaker,
     find_device,
@@ -94,6 +94,8 @@ class _Console:
         self._level = -math.inf
         self._shown = ""  # the status line on the terminal now
         self._announced = False
+        self._frames = 0
+        self._peak = -math.inf
 
     def line(self, text: str) -> None:
         self._clear()
@@ -110,8 +112,11 @@ class _Console:
         self._draw()
 
     def level(self, frame: bytes) -> None:
-        self._level = level_dbfs(frame)
-        self._draw()
+        self._peak = max(self._peak, level_dbfs(frame))
+        self._frames += 1
+        if self._frames % 5 == 0:  # the loudest of every 5 frames: 10 times a second
+            self._level, self._peak = self._peak, -math.inf
+            self._draw()
 
     def _status(self) -> str:
         db = "  -inf" if self._level == -math.inf else f"{self._level:6.1f}"
@@ -179,7 +184,9 @@ async def run_voice_chat(
 async def _converse(session: RealtimeSession, speaker: Speaker, input_device: str | None) -> None:
     console = _Console(sys.stdout)
     subscriptions = [session.events.subscribe(speaker)]  # first: it must see the format
-    subscriptions.append(session.events.subscribe(lambda e: _show(e, console, speaker), ignore_error))
+    subscriptions.append(
+        session.events.subscribe(lambda event: _show(event, console, speaker), ignore_error)
+    )
     try:
         await wait_session_created(session)
         await session.session.update(

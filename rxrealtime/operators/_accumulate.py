@@ -10,8 +10,8 @@ from reactivex import Observable
 
 from rxrealtime import events as ev
 
-from ._core import Clock, stateful
-from ._parts import DELTA_KINDS, DeltaKind, PartKey, classify
+from ._core import Clock, record_builder, stateful
+from ._parts import DELTA_KINDS, PART_EVENT_TYPES, DeltaKind, PartKey, classify
 
 __all__ = ["Accumulated", "Accumulator", "accumulate_deltas"]
 
@@ -43,6 +43,9 @@ class Accumulated:
         return (self.item_id, self.content_index, self.kind)
 
 
+_accumulated = record_builder(Accumulated)  # every field, in order (the per-delta hot path)
+
+
 @attrs.define
 class _Open:
     text: str
@@ -58,6 +61,13 @@ class Accumulator:
     ``response.done`` or its item's deletion.
     """
 
+    accepts: tuple[type[ev.ServerEvent], ...] = (
+        *PART_EVENT_TYPES,
+        ev.ResponseDone,
+        ev.ConversationItemDeleted,
+    )
+    """The only events it reacts to."""
+
     def __init__(self, kinds: Collection[DeltaKind] = DELTA_KINDS) -> None:
         self._kinds = frozenset(kinds)
         self._parts: dict[PartKey, _Open] = {}
@@ -70,14 +80,14 @@ class Accumulator:
     def step(self, event: ev.ServerEvent, emit: Callable[[Accumulated], None]) -> None:
         """Feed one event; ``emit`` is called synchronously, in order, for each record it makes
         (never raises for any event)."""
-        if isinstance(event, ev.ResponseDone):
-            self._release(lambda part, _key: part.response_id == _response_id(event))
-            return
-        if isinstance(event, ev.ConversationItemDeleted):
-            self._release(lambda _part, key: key[0] == event.item_id)
-            return
         part = classify(event)
-        if part is None or part.kind not in self._kinds:
+        if part is None:
+            if isinstance(event, ev.ResponseDone):
+                self._release(lambda part, _key: part.response_id == _response_id(event))
+            elif isinstance(event, ev.ConversationItemDeleted):
+                self._release(lambda _part, key: key[0] == event.item_id)
+            return
+        if part.kind not in self._kinds:
             return
         key = part.key
         if part.failed:
@@ -106,15 +116,15 @@ class Accumulator:
 
 
 def _record(part: Any, current: _Open, *, delta: str, text: str, done: bool) -> Accumulated:
-    return Accumulated(
-        kind=part.kind,
-        item_id=part.item_id,
-        content_index=part.content_index,
-        delta=delta,
-        text=text,
-        done=done,
-        response_id=part.response_id or current.response_id,
-        call_id=part.call_id or current.call_id,
+    return _accumulated(
+        part.kind,
+        part.item_id,
+        part.content_index,
+        delta,
+        text,
+        done,
+        part.response_id or current.response_id,
+        part.call_id or current.call_id,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import logging
 from collections.abc import Callable
@@ -11,9 +10,9 @@ import attrs
 from reactivex import Observable
 
 from rxrealtime import events as ev
-from rxrealtime.audio import AudioFormat, AudioFormatType
+from rxrealtime.audio import AudioFormat, AudioFormatType, b64
 
-from ._core import Clock, stateful
+from ._core import Clock, record_builder, stateful
 from ._output_format import OutputFormatTracker
 
 __all__ = ["AudioChunk", "AudioDecoder", "InvalidAudioHandler", "audio_chunks"]
@@ -52,6 +51,9 @@ class AudioChunk:
         return self.offset_ms + self.duration_ms
 
 
+_chunk = record_builder(AudioChunk)  # the hot path's constructor (every field, in order)
+
+
 def _log_invalid(event: ev.ResponseOutputAudioDelta, error: str) -> None:
     logger.warning("skipping undecodable audio delta of item %s: %s", event.item_id, error)
 
@@ -71,6 +73,16 @@ class AudioDecoder:
     follows the formats the stream announces (:class:`OutputFormatTracker`); a format pins it.
     """
 
+    accepts: tuple[type[ev.ServerEvent], ...] = (
+        ev.ResponseOutputAudioDelta,
+        ev.ResponseOutputAudioDone,
+        ev.ResponseDone,
+        ev.ResponseCreated,
+        ev.SessionCreated,
+        ev.SessionUpdated,
+    )
+    """The only events it reacts to (what the format tracker reads, and the audio)."""
+
     def __init__(
         self, fmt: AudioFormat | None = None, on_invalid: InvalidAudioHandler | None = None
     ) -> None:
@@ -83,6 +95,9 @@ class AudioDecoder:
         return len(self._parts)
 
     def step(self, event: ev.ServerEvent, emit: Callable[[AudioChunk], None]) -> None:
+        if event.__class__ is ev.ResponseOutputAudioDelta:  # the hot path (no format news)
+            self._decode(event, emit)
+            return
         self.formats.observe(event)
         if isinstance(event, ev.ResponseOutputAudioDelta):
             self._decode(event, emit)
@@ -101,7 +116,7 @@ class AudioDecoder:
         self, event: ev.ResponseOutputAudioDelta, emit: Callable[[AudioChunk], None]
     ) -> None:
         try:
-            data = base64.b64decode(event.delta, validate=True)
+            data = b64.decode(event.delta)
         except (binascii.Error, ValueError) as error:
             self._on_invalid(event, f"invalid base64: {error}")
             return
@@ -114,15 +129,15 @@ class AudioDecoder:
             part = self._parts[key] = _Part(0, event.response_id, fmt)
         fmt = part.format
         emit(
-            AudioChunk(
-                data=data,
-                format=fmt.type,
-                sample_rate=fmt.sample_rate,
-                item_id=event.item_id,
-                response_id=event.response_id,
-                content_index=event.content_index,
-                offset_ms=fmt.bytes_to_ms(part.decoded_bytes),
-                duration_ms=fmt.bytes_to_ms(len(data)),
+            _chunk(
+                data,
+                fmt.type,
+                fmt.sample_rate,
+                event.item_id,
+                event.response_id,
+                event.content_index,
+                fmt.bytes_to_ms(part.decoded_bytes),
+                fmt.bytes_to_ms(len(data)),
             )
         )
         part.decoded_bytes += len(data)

@@ -16,18 +16,26 @@ Guarantees of every operator built with :func:`stateful`:
 * ``on_completed`` is forwarded after the outputs of ``finish``; ``on_error`` of the source is
   forwarded as is (``finish`` is not run: an errored stream has no well-defined tail);
 * disposing the subscription disposes the upstream subscription.
+
+Cost: a step may declare ``accepts``, the classes it reacts to; values of any other class never
+reach it (one cached dictionary lookup per value, with ``isinstance`` semantics: subclasses
+count). A value costs one call of ``step`` with a reused output list, no allocation when it
+produces nothing. :func:`record_builder` builds the frozen records operators emit without the
+per-field cost of a frozen ``attrs`` ``__init__``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
+import attrs
 from reactivex import Observable, abc
 from reactivex.scheduler import CurrentThreadScheduler
 
-__all__ = ["Clock", "Step", "resolve_clock", "stateful"]
+__all__ = ["Clock", "Step", "pick", "record_builder", "resolve_clock", "stateful"]
 
 _A_contra = TypeVar("_A_contra", contravariant=True)
 _B_co = TypeVar("_B_co", covariant=True)
@@ -46,6 +54,12 @@ class Step(Protocol[_A_contra, _B_co]):
 
     def finish(self, emit: Callable[[_B_co], None], /) -> None:
         """Handle completion of the source, calling ``emit`` for each trailing output."""
+
+
+def _accepting(step: object) -> tuple[type, ...] | None:
+    """The classes a step declared it reacts to (``accepts``), or ``None`` for every value."""
+    accepts = getattr(step, "accepts", None)
+    return tuple(accepts) if accepts is not None else None
 
 
 def resolve_clock(
@@ -77,24 +91,49 @@ def stateful(
             observer: abc.ObserverBase[_B], subscribe_scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
             machine = factory(resolve_clock(scheduler, subscribe_scheduler))
+            step = machine.step
+            accepts = _accepting(machine)
+            relevant: dict[type, bool] = {}
+            pending: list[_B] = []  # reused: the outputs of one value
+            collect = pending.append
+            emit = observer.on_next
 
-            def run(action: Callable[[Callable[[_B], None]], None]) -> bool:
-                pending: list[_B] = []
-                try:
-                    action(pending.append)
-                except Exception as error:  # a bug in the step: surface it, don't hide it
-                    observer.on_error(error)
-                    return False
-                for value in pending:
-                    observer.on_next(value)
-                return True
+            def flush() -> None:
+                if len(pending) == 1:
+                    emit(pending.pop())
+                    return
+                values = pending.copy()  # a downstream observer may feed us again meanwhile
+                pending.clear()
+                for value in values:
+                    emit(value)
 
             def on_next(value: _A) -> None:
-                run(lambda emit: machine.step(value, emit))
+                if accepts is not None:
+                    kind = value.__class__
+                    hit = relevant.get(kind)
+                    if hit is None:
+                        hit = relevant[kind] = issubclass(kind, accepts)
+                    if not hit:
+                        return
+                try:
+                    step(value, collect)
+                except Exception as error:  # a bug in the step: surface it, don't hide it
+                    pending.clear()
+                    observer.on_error(error)
+                    return
+                if pending:
+                    flush()
 
             def on_completed() -> None:
-                if run(machine.finish):
-                    observer.on_completed()
+                try:
+                    machine.finish(collect)
+                except Exception as error:
+                    pending.clear()
+                    observer.on_error(error)
+                    return
+                if pending:
+                    flush()
+                observer.on_completed()
 
             return source.subscribe(
                 on_next, observer.on_error, on_completed, scheduler=subscribe_scheduler
@@ -103,3 +142,91 @@ def stateful(
         return Observable(subscribe)
 
     return operator
+
+
+def pick(
+    choose: Callable[[_A], _B | None], *, accepts: tuple[type, ...] | None = None
+) -> Callable[[Observable[_A]], Observable[_B]]:
+    """A stateless pipeable operator: ``choose(value)`` for every value (of a class in
+    ``accepts``, when given: others are skipped with one cached lookup), emitting what it
+    returns unless that is ``None``. An exception raised by ``choose`` is forwarded as
+    ``on_error`` (and the subscription stops); one raised downstream propagates as it would
+    without the operator. Completion and errors are the source's."""
+
+    def operator(source: Observable[_A]) -> Observable[_B]:
+        def subscribe(
+            observer: abc.ObserverBase[_B], subscribe_scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            relevant: dict[type, bool] = {}
+            emit = observer.on_next
+            stopped = False
+
+            def on_next(value: _A) -> None:
+                nonlocal stopped
+                if stopped:
+                    return
+                if accepts is not None:
+                    kind = value.__class__
+                    hit = relevant.get(kind)
+                    if hit is None:
+                        hit = relevant[kind] = issubclass(kind, accepts)
+                    if not hit:
+                        return
+                try:
+                    chosen = choose(value)
+                except Exception as error:
+                    stopped = True
+                    observer.on_error(error)
+                    return
+                if chosen is not None:
+                    emit(chosen)
+
+            return source.subscribe(
+                on_next, observer.on_error, observer.on_completed, scheduler=subscribe_scheduler
+            )
+
+        return Observable(subscribe)
+
+    return operator
+
+
+_R = TypeVar("_R")
+
+
+@functools.cache
+def _mutable_twin(cls: type) -> type:
+    """A private subclass of the frozen ``cls`` whose instances accept plain slot stores (the
+    frozen ``__setattr__`` is what makes an ``attrs`` frozen ``__init__`` slow); same memory
+    layout, so an instance can be given ``cls`` as its class once filled."""
+    namespace = {
+        "__slots__": (),
+        "__init__": object.__init__,
+        "__setattr__": object.__setattr__,
+        "__delattr__": object.__delattr__,
+        "__module__": __name__,
+        "__qualname__": f"_Mutable{cls.__qualname__}",
+    }
+    return type(f"_Mutable{cls.__name__}", (cls,), namespace)
+
+
+def record_builder(cls: type[_R]) -> Callable[..., _R]:
+    """A constructor for the frozen, slotted ``attrs`` class ``cls`` that takes every field, in
+    order, by position or keyword (no defaults, no converters or validators: the caller passes
+    each field, already of its type) and returns an ordinary ``cls`` instance — its type,
+    equality, hash, ``repr`` and immutability are those of ``cls`` — built with plain slot
+    stores."""
+    fields = attrs.fields(cast(Any, cls))
+    names = [field.name for field in fields]
+    for field in fields:
+        if field.converter is not None or field.validator is not None:
+            raise TypeError(f"{cls.__name__}.{field.name} has a converter or validator")
+    twin = _mutable_twin(cast(type, cls))
+    body = "".join(f"    o.{name} = {name}\n" for name in names)
+    source = (
+        f"def build({', '.join(names)}):\n    o = _twin()\n{body}"
+        "    o.__class__ = _cls\n    return o\n"
+    )
+    namespace: dict[str, Any] = {"_twin": twin, "_cls": cls}
+    exec(compile(source, f"<record_builder {cls.__qualname__}>", "exec"), namespace)  # our class
+    built: Callable[..., _R] = namespace["build"]
+    return built

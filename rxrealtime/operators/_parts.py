@@ -16,7 +16,9 @@ import attrs
 
 from rxrealtime import events as ev
 
-__all__ = ["DELTA_KINDS", "DeltaKind", "PartEvent", "PartKey", "classify"]
+from ._core import record_builder
+
+__all__ = ["DELTA_KINDS", "PART_EVENT_TYPES", "DeltaKind", "PartEvent", "PartKey", "classify"]
 
 DeltaKind: TypeAlias = Literal[
     "output_text", "output_audio_transcript", "function_call_arguments", "input_audio_transcription"
@@ -60,6 +62,9 @@ class PartEvent:
         return self.final is not None or self.failed
 
 
+_part = record_builder(PartEvent)  # every field, in order (the per-delta hot path)
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -74,14 +79,15 @@ def _opt(value: Any) -> str | None:
 
 def _output(kind: DeltaKind, final_field: str | None) -> Callable[[Any], PartEvent]:
     def build(event: Any) -> PartEvent:
-        return PartEvent(
-            kind=kind,
-            item_id=_text(event.item_id),
-            content_index=_index(event.content_index),
-            response_id=_opt(event.response_id),
-            call_id=None,
-            delta=None if final_field else _text(event.delta),
-            final=_text(getattr(event, final_field)) if final_field else None,
+        return _part(
+            kind,
+            _text(event.item_id),
+            _index(event.content_index),
+            _opt(event.response_id),
+            None,
+            None if final_field else _text(event.delta),
+            _text(getattr(event, final_field)) if final_field else None,
+            False,
         )
 
     return build
@@ -89,14 +95,15 @@ def _output(kind: DeltaKind, final_field: str | None) -> Callable[[Any], PartEve
 
 def _arguments(final: bool) -> Callable[[Any], PartEvent]:
     def build(event: Any) -> PartEvent:
-        return PartEvent(
-            kind="function_call_arguments",
-            item_id=_text(event.item_id),
-            content_index=0,
-            response_id=_opt(event.response_id),
-            call_id=_opt(event.call_id),
-            delta=None if final else _text(event.delta),
-            final=_text(event.arguments) if final else None,
+        return _part(
+            "function_call_arguments",
+            _text(event.item_id),
+            0,
+            _opt(event.response_id),
+            _opt(event.call_id),
+            None if final else _text(event.delta),
+            _text(event.arguments) if final else None,
+            False,
         )
 
     return build
@@ -104,15 +111,15 @@ def _arguments(final: bool) -> Callable[[Any], PartEvent]:
 
 def _transcription(final_field: str | None, *, failed: bool = False) -> Callable[[Any], PartEvent]:
     def build(event: Any) -> PartEvent:
-        return PartEvent(
-            kind="input_audio_transcription",
-            item_id=_text(event.item_id),
-            content_index=_index(getattr(event, "content_index", 0)),
-            response_id=None,
-            call_id=None,
-            delta=None if (final_field or failed) else _text(event.delta),
-            final=_text(getattr(event, final_field)) if final_field else None,
-            failed=failed,
+        return _part(
+            "input_audio_transcription",
+            _text(event.item_id),
+            _index(getattr(event, "content_index", 0)),
+            None,
+            None,
+            None if (final_field or failed) else _text(event.delta),
+            _text(getattr(event, final_field)) if final_field else None,
+            failed,
         )
 
     return build
@@ -131,7 +138,11 @@ _TABLE: dict[type[Any], Callable[[Any], PartEvent]] = {
 }
 
 
+PART_EVENT_TYPES: tuple[type[ev.ServerEvent], ...] = tuple(_TABLE)
+"""Every event class :func:`classify` gives a part for."""
+
+
 def classify(event: object) -> PartEvent | None:
     """The streamed-part view of ``event``, or ``None`` when it is not part of a text stream."""
-    build = _TABLE.get(type(event))
+    build = _TABLE.get(event.__class__)
     return build(event) if build is not None else None

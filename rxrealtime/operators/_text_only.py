@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from reactivex import Observable, compose
-from reactivex import operators as rx_ops
+from reactivex import Observable
 
 from rxrealtime import events as ev
+
+from ._core import pick
 
 __all__ = ["text_only"]
 
@@ -45,11 +46,8 @@ def text_only(
     else:
         wanted = (ev.ResponseOutputTextDelta,)
 
-    def words(event: ev.ServerEvent) -> str:
-        if isinstance(event, wanted):
-            delta = getattr(event, "delta", None)
-            if isinstance(delta, str):
-                return delta
-        return ""
+    def words(event: ev.ServerEvent) -> str | None:
+        delta = getattr(event, "delta", None)
+        return delta if isinstance(delta, str) and delta else None
 
-    return compose(rx_ops.map(words), rx_ops.filter(bool))
+    return pick(words, accepts=wanted)

@@ -24,9 +24,11 @@ Which response is the answer
     :class:`~rxrealtime.replay.ReplaySession` nothing sent steers the stream, so the answer is
     the first response that starts after the request was sent: an ``ask`` made before anything
     else listens starts the replay and sees the whole recording; a later one sees only what is
-    replayed after it subscribed (pace the replay with ``speed=`` to leave room). When the answer ends with
-    function calls (status ``completed``) and a tool runner that sends follow-up responses runs
-    on the session (or ``follow_tools=True``), the follow-up the runner requests for it (tagged
+    replayed after it subscribed (pace the replay with ``speed=`` to leave room).
+
+    When the answer ends with function calls (status ``completed``) and a tool runner that
+    sends follow-up responses runs on the session (or ``follow_tools=True``), the follow-up
+    the runner requests for it (tagged
     ``rxrealtime_follows``; on a replay, the next response) is awaited too, and so on: the
     result summarises the last response of that chain, ``tool_calls`` holds every call made on
     the way and ``previous`` the summaries of the earlier responses.

@@ -476,6 +476,10 @@ class RealtimeSession(SessionBase):
 
         Consumers complete (this side chose to close). Idempotent. If the wait is cancelled the
         socket is aborted and the receive task cancelled before the cancellation propagates.
+        Never waits for back-pressure: from now on the receive loop drains what still arrives
+        without pausing for a full consumer, so a ``block`` thread-hop sink stuck in a call, or
+        an iterator nobody reads, cannot hold it; such a consumer is abandoned (counted in
+        ``statistics().abandoned``, logged).
         """
         if not self._closing and not self.closed:
             self._closing = True

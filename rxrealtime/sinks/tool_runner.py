@@ -22,20 +22,17 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
-import attrs
 from reactivex.abc import DisposableBase
 
 from rxrealtime import events as ev
 from rxrealtime.operators import ToolCall, ToolCallAssembler
 from rxrealtime.session.ask import (
-    FOLLOWS_KEY,
-    PROGRESS_KEY,
     expect_follow_ups,
     hold_asks_until,
 )
-from rxrealtime.session.reconnect import Reconnected, ResponseInterrupted
+from rxrealtime.session.reconnect import Reconnected
 from rxrealtime.sinks._sending import (
     EventSender,
     SendingSubscription,
@@ -43,6 +40,15 @@ from rxrealtime.sinks._sending import (
     handle_barge_in,
     on_loop,
     send_events,
+)
+from rxrealtime.sinks._tool_turns import (
+    CallState,
+    Request,
+    ToolRunnerStatistics,
+    Turn,
+    dropped,
+    error_output,
+    refused,
 )
 from rxrealtime.tools import FunctionTool, ToolArgumentsError, output_text, tool
 
@@ -70,72 +76,7 @@ ResponseOptions: TypeAlias = "Mapping[str, Any] | ev.ResponseCreateParams"
 DEFAULT_TIMEOUT = 30.0
 """Seconds a tool may run before its call is answered with a timeout error."""
 
-_ACTIVE_RESPONSE = "conversation_already_has_active_response"
 _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
-
-
-@attrs.frozen
-class ToolRunnerStatistics:
-    """A snapshot of what a :class:`ToolRunner` has done."""
-
-    calls_received: int
-    calls_answered: int
-    """Calls whose output was sent."""
-    tool_errors: int
-    """Calls answered with an error output (unknown tool, bad arguments, raised, timed out)."""
-    responses_requested: int
-    """Follow-up ``response.create`` events sent (progress responses not included)."""
-    calls_running: int
-    calls_cancelled: int = 0
-    """Calls dropped because their response was cancelled or cut off: no output sent."""
-    calls_timed_out: int = 0
-    progress_responses: int = 0
-    declarations: int = 0
-    """``session.update`` events sent to declare the tools."""
-
-
-@attrs.define(eq=False)
-class _Call:
-    call: ToolCall
-    task: asyncio.Task[str] | None = None
-    output: str | None = None
-
-
-@attrs.define(eq=False)
-class _Turn:
-    """The calls of one response, held until the response is done and every output is ready."""
-
-    response_id: str | None
-    calls: dict[str, _Call] = attrs.Factory(dict)
-    done: bool = False
-    modalities: list[str] | None = None
-    timer: asyncio.TimerHandle | None = None
-
-    def ready(self) -> bool:
-        return self.done and all(c.output is not None for c in self.calls.values())
-
-
-@attrs.frozen
-class _Request:
-    kind: Literal["follow_up", "progress"]
-    response_id: str | None
-    modalities: list[str] | None
-
-
-def _refused(event: ev.ErrorEvent, request_id: str) -> bool:
-    error = event.error
-    if error is None or error.code != _ACTIVE_RESPONSE:
-        return False
-    return error.event_id in (None, request_id)
-
-
-def _error_output(message: str) -> str:
-    return output_text({"error": message})
-
-
-def _dropped(response: ev.Response, event: ev.ResponseDone) -> bool:
-    """Cancelled (by the user's turn or a ``response.cancel``) or cut off by a reconnect."""
-    return response.status == "cancelled" or isinstance(event, ResponseInterrupted)
 
 
 class ToolRunner(DisposableBase):
@@ -173,10 +114,10 @@ class ToolRunner(DisposableBase):
         self._sender = EventSender(session)
         self._assembler = ToolCallAssembler()
         self._tasks: set[asyncio.Task[str]] = set()
-        self._turns: dict[str | None, _Turn] = {}
+        self._turns: dict[str | None, Turn] = {}
         self._active: set[str] = set()
-        self._queue: deque[_Request] = deque()
-        self._requesting: tuple[str, _Request] | None = None  # (event_id, request) in flight
+        self._queue: deque[Request] = deque()
+        self._requesting: tuple[str, Request] | None = None  # (event_id, request) in flight
         self._received = self._answered = self._errors = self._requested = 0
         self._cancelled = self._timed_out = self._progressed = self._declarations = 0
         self._disposed = False
@@ -221,6 +162,8 @@ class ToolRunner(DisposableBase):
                 turn.timer.cancel()
         if self._withdraw is not None:
             self._withdraw()
+        if self._declaring is not None and not self._declaring.done():
+            self._declaring.set_result(None)  # nobody waits for a declaration never sent
         self._sender.dispose()
 
     async def aclose(self) -> None:
@@ -272,10 +215,7 @@ class ToolRunner(DisposableBase):
         if isinstance(event, ev.ResponseCreated) and event.response is not None:
             self._active.add(event.response.id or "")
             metadata = event.response.metadata or {}
-            if self._requesting is not None and self._requesting[0] in (
-                metadata.get(FOLLOWS_KEY, ""),
-                metadata.get(PROGRESS_KEY, ""),
-            ):
+            if self._requesting is not None and self._requesting[1].tagged(metadata):
                 self._requesting = None  # ours has started
         elif isinstance(event, ev.ResponseDone) and event.response is not None:
             self._active.discard(event.response.id or "")
@@ -287,7 +227,7 @@ class ToolRunner(DisposableBase):
                 self._response_done(turn, event.response, event)
         elif isinstance(event, ev.ErrorEvent) and self._requesting is not None:
             event_id, request = self._requesting
-            if _refused(event, event_id):  # benign: another response runs; ask after it
+            if refused(event, event_id):  # benign: another response runs; ask after it
                 self._queue.appendleft(request)
                 self._requesting = None
         elif isinstance(event, Reconnected):
@@ -298,8 +238,8 @@ class ToolRunner(DisposableBase):
             self._declare()
         self._request_if_ready()
 
-    def _response_done(self, turn: _Turn, response: ev.Response, event: ev.ResponseDone) -> None:
-        if _dropped(response, event):
+    def _response_done(self, turn: Turn, response: ev.Response, event: ev.ResponseDone) -> None:
+        if dropped(response, event):
             self._drop(turn)
             return
         turn.done = True
@@ -307,7 +247,7 @@ class ToolRunner(DisposableBase):
         if not self._advance(turn) and self._progress is not None:
             turn.timer = self._loop.call_later(self._progress_after, self._progress_due, turn)
 
-    def _drop(self, turn: _Turn) -> None:
+    def _drop(self, turn: Turn) -> None:
         del self._turns[turn.response_id]
         if turn.timer is not None:
             turn.timer.cancel()
@@ -318,18 +258,18 @@ class ToolRunner(DisposableBase):
         self._queue = deque(r for r in self._queue if r.response_id != turn.response_id)
 
     def _start(self, call: ToolCall) -> None:
-        turn = self._turns.setdefault(call.response_id, _Turn(call.response_id))
+        turn = self._turns.setdefault(call.response_id, Turn(call.response_id))
         if call.call_id in turn.calls:
             return
         self._received += 1
-        entry = _Call(call)
+        entry = CallState(call)
         turn.calls[call.call_id] = entry
         task = self._loop.create_task(self._execute(call), name=f"rxrealtime-tool-{call.name}")
         entry.task = task
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._finished(turn, entry, done))
 
-    def _finished(self, turn: _Turn, entry: _Call, task: asyncio.Task[str]) -> None:
+    def _finished(self, turn: Turn, entry: CallState, task: asyncio.Task[str]) -> None:
         self._tasks.discard(task)
         if task.cancelled() or self._disposed:
             return
@@ -338,7 +278,7 @@ class ToolRunner(DisposableBase):
             self._advance(turn)
             self._request_if_ready()
 
-    def _advance(self, turn: _Turn) -> bool:
+    def _advance(self, turn: Turn) -> bool:
         """Send the outputs of a finished turn and queue its follow-up; True when sent."""
         if not turn.ready():
             return False
@@ -353,13 +293,13 @@ class ToolRunner(DisposableBase):
             )
             self._answered += 1
         if self._options is not None:
-            self._queue.append(_Request("follow_up", turn.response_id, turn.modalities))
+            self._queue.append(Request("follow_up", turn.response_id, turn.modalities))
         return True
 
-    def _progress_due(self, turn: _Turn) -> None:
+    def _progress_due(self, turn: Turn) -> None:
         turn.timer = None
         if not self._disposed and self._turns.get(turn.response_id) is turn:
-            self._queue.append(_Request("progress", turn.response_id, turn.modalities))
+            self._queue.append(Request("progress", turn.response_id, turn.modalities))
             self._request_if_ready()
 
     # -- running a tool ------------------------------------------------------------------------
@@ -370,10 +310,10 @@ class ToolRunner(DisposableBase):
         tool = self._tools.get(call.name)
         if tool is None:
             self._errors += 1
-            return _error_output(f"unknown tool {call.name!r}")
+            return error_output(f"unknown tool {call.name!r}")
         if call.error is not None:
             self._errors += 1
-            return _error_output(f"invalid arguments: {call.error}")
+            return error_output(f"invalid arguments: {call.error}")
         timeout = self._timeout
         if isinstance(tool, FunctionTool) and tool.timeout is not None:
             timeout = tool.timeout
@@ -384,19 +324,19 @@ class ToolRunner(DisposableBase):
             return output_text(result)
         except ToolArgumentsError as error:
             self._errors += 1
-            return _error_output(str(error))
+            return error_output(str(error))
         except TimeoutError as error:
             self._errors += 1
             if not deadline.expired():  # the tool itself raised it: an ordinary failure
                 logger.warning("tool %r raised for call %s", call.name, call.call_id, exc_info=True)
-                return _error_output(f"TimeoutError: {error}")
+                return error_output(f"TimeoutError: {error}")
             self._timed_out += 1
             logger.warning("tool %r timed out (call %s)", call.name, call.call_id)
-            return _error_output(f"{call.name} did not finish within {timeout:g} seconds")
+            return error_output(f"{call.name} did not finish within {timeout:g} seconds")
         except Exception as error:
             self._errors += 1
             logger.warning("tool %r raised for call %s", call.name, call.call_id, exc_info=True)
-            return _error_output(f"{type(error).__name__}: {error}")
+            return error_output(f"{type(error).__name__}: {error}")
 
     async def _invoke(self, tool: Tool, arguments: Mapping[str, Any]) -> Any:
         if isinstance(tool, FunctionTool):
@@ -415,19 +355,17 @@ class ToolRunner(DisposableBase):
         if self._disposed or self._active or self._requesting is not None or not self._queue:
             return
         request = self._queue.popleft()
-        tag = request.response_id or ""
         if request.kind == "follow_up":
             assert self._options is not None
             params = dict(self._options)
-            key = FOLLOWS_KEY
             self._requested += 1
         else:
             params = {"conversation": "none", "instructions": self._progress, "tool_choice": "none"}
-            key = PROGRESS_KEY
             self._progressed += 1
         if "output_modalities" not in params and request.modalities:
             params["output_modalities"] = request.modalities
-        params["metadata"] = {**(params.get("metadata") or {}), key: tag}
+        tag = {request.key: request.response_id or ""}
+        params["metadata"] = {**(params.get("metadata") or {}), **tag}
         event_id = f"rxrealtime_tools_{id(self):x}_{self._requested + self._progressed}"
         self._requesting = (event_id, request)
         self._sender.put({"type": "response.create", "event_id": event_id, "response": params})

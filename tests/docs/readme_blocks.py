@@ -1,7 +1,7 @@
 """The ```python blocks of a Markdown file, and the programs they make.
 
-A block runs as written, on its own, unless its first lines are marker comments (the README
-says what they mean where it first uses them):
+A block runs as written, on its own, unless the comment lines it starts with hold markers (the
+README says what they mean where it first uses them):
 
 * ``# continues the block above``: the block goes on from the previous one; the two (or more)
   run as one program, in one namespace.
@@ -44,15 +44,20 @@ class Block:
     source: str
 
     @property
+    def comments(self) -> list[str]:
+        """The comment lines the block starts with (where its markers are)."""
+        lines = self.source.splitlines()
+        count = next((n for n, text in enumerate(lines) if not text.startswith("#")), len(lines))
+        return lines[:count]
+
+    @property
     def continues(self) -> bool:
-        return self.source.startswith(CONTINUES)
+        return CONTINUES in self.comments
 
     @property
     def needs(self) -> frozenset[str]:
         found: set[str] = set()
-        for text in self.source.splitlines():
-            if not text.startswith("#"):
-                break
+        for text in self.comments:
             match = NEEDS_MARKER.match(text)
             if match:
                 for what in match["what"].split(","):

@@ -294,3 +294,17 @@ async def test_a_progress_response_never_overlaps_and_the_follow_up_waits_for_it
     assert kinds(sent)[1:] == ["conversation.item.create", "response.create"]
     assert runner.statistics().progress_responses == 1
     await runner.aclose()
+
+
+async def test_disposing_at_once_leaves_nothing_waiting_for_the_declaration() -> None:
+    session = FakeSession()
+
+    @rr.tool
+    def f() -> str:
+        return "ok"
+
+    runner = run_tools(session, [f])
+    runner.dispose()  # before its sender ever ran
+    async with asyncio.timeout(5):
+        await runner.declared()
+    assert session.sent == []

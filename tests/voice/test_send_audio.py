@@ -28,9 +28,11 @@ TEXT_ONLY = {"output_modalities": ["text"]}
 
 @pytest.fixture
 async def session() -> AsyncIterator[rr.RealtimeSession]:
-    async with serve(realtime_audio=False) as server:
-        async with rr.connect(base_url=server.base_url) as opened:
-            yield opened
+    async with (
+        serve(realtime_audio=False) as server,
+        rr.connect(base_url=server.base_url) as opened,
+    ):
+        yield opened
 
 
 async def _configure(session: rr.RealtimeSession, turn_detection: Any) -> None:
@@ -58,9 +60,12 @@ def _write_wav(path: Path, data: bytes) -> Path:
     return path
 
 
-async def test_server_vad_turns_from_a_wav_file(session: rr.RealtimeSession, tmp_path: Path) -> None:
+async def test_server_vad_turns_from_a_wav_file(
+    session: rr.RealtimeSession, tmp_path: Path
+) -> None:
     await _configure(session, {"type": "server_vad"})
-    path = _write_wav(tmp_path / "q.wav", PCM16.silence(9600) + encode_text("2 + 3") + PCM16.silence(24000))
+    speech = PCM16.silence(9600) + encode_text("2 + 3") + PCM16.silence(24000)
+    path = _write_wav(tmp_path / "q.wav", speech)
     reply = _reply(session)
     started = asyncio.ensure_future(
         first(session.events.pipe(ops.of_type(ev.InputAudioBufferSpeechStarted)))
@@ -164,15 +169,17 @@ async def test_a_full_buffer_with_the_error_policy_stops_the_sender_only(
 async def test_the_sender_stops_when_the_session_closes(session: rr.RealtimeSession) -> None:
     await _configure(session, {"type": "server_vad"})
     disposed = asyncio.Event()
+    flowing = asyncio.Event()
     live = reactivex.interval(0.02, scheduler=LoopScheduler.current()).pipe(
-        rx_ops.map(lambda _: PCM16.silence(960)), rx_ops.finally_action(disposed.set)
+        rx_ops.do_action(lambda index: flowing.set() if index >= 5 else None),
+        rx_ops.map(lambda _: PCM16.silence(960)),
+        rx_ops.finally_action(disposed.set),
     )
     sender = rr.audio.send_audio(session, live)
-    while sender.statistics().appends < 5:
-        await asyncio.sleep(0.02)
+    await asyncio.wait_for(flowing.wait(), 10)
     await session.close()
     statistics = await asyncio.wait_for(sender.wait(), 10)
-    assert statistics.reason == "closed"
+    assert statistics.reason == "closed" and statistics.appends >= 1
     await asyncio.wait_for(disposed.wait(), 10)  # the source (a microphone) was let go
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import wave
 from array import array
@@ -18,7 +19,9 @@ from rxrealtime.audio.devices import FormatEncoder, Framer, PcmConverter, level_
 from rxrealtime.server import decode_tones, encode_text
 
 
-def _write_wav(path: Path, data: bytes, rate: int = 24000, channels: int = 1, width: int = 2) -> Path:
+def _write_wav(
+    path: Path, data: bytes, rate: int = 24000, channels: int = 1, width: int = 2
+) -> Path:
     with wave.open(str(path), "wb") as out:
         out.setnchannels(channels)
         out.setsampwidth(width)
@@ -49,7 +52,9 @@ def _resample_naive_44k(pcm24: bytes) -> bytes:
     return pcm.to_bytes(out)
 
 
-def _times(scheduler: TestScheduler, source: reactivex.Observable[bytes]) -> list[tuple[float, int]]:
+def _times(
+    scheduler: TestScheduler, source: reactivex.Observable[bytes]
+) -> list[tuple[float, int]]:
     """(virtual seconds, frame size) of each frame, and (-1, 0) for the completion."""
     seen: list[tuple[float, int]] = []
     source.subscribe(
@@ -130,7 +135,7 @@ def test_converter_keeps_duration_and_pitch() -> None:
     out += converter.flush()
     assert len(out) == 48000
     values = pcm.samples(out)
-    crossings = sum(1 for a, b in zip(values[1000:-1000], values[1001:-1000]) if a < 0 <= b)
+    crossings = sum(1 for a, b in itertools.pairwise(values[1000:-1000]) if a < 0 <= b)
     assert crossings == pytest.approx(1000 * (22000 / 24000), abs=2)
     assert level_dbfs(out[2000:-2000]) == pytest.approx(level_dbfs(pcm.to_bytes(tone)), abs=0.2)
 

@@ -4,19 +4,19 @@ through real (null) devices; and the one-line refusal without a device."""
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from voice_helpers import Pulse, audio_events, heard_characters
+from voice_helpers import Pulse, audio_events, bursts_ms, heard_characters, sine
 
 import rxrealtime as rr
 from rxrealtime.audio import PCM16
 from rxrealtime.audio.devices import Speaker
-from rxrealtime.cli.voice_chat import level_meter
+from rxrealtime.cli.voice_chat import _Console, level_meter
 from rxrealtime.server import encode_text
 
 REPLY = "Hello! How can I help you today?"
@@ -82,7 +82,9 @@ async def test_a_spoken_turn_end_to_end(pulse: Pulse) -> None:
             await process.wait()
     assert status == 0, errors
     assert "Traceback" not in errors
-    assert heard_characters(b"".join(heard)) == "".join(REPLY.lower().split()), (errors, __import__("voice_helpers").bursts_ms(b"".join(heard)))
+    recording = b"".join(heard)
+    played = heard_characters(recording)
+    assert played == "".join(REPLY.lower().split()), (errors, bursts_ms(recording))
 
 
 def test_without_an_audio_device_it_says_so_in_one_line(tmp_path: Path) -> None:
@@ -90,7 +92,11 @@ def test_without_an_audio_device_it_says_so_in_one_line(tmp_path: Path) -> None:
     config = tmp_path / "asound.conf"
     config.write_text("<confdir:alsa.conf>\n", encoding="utf-8")
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PULSE_"))},
+        **{
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("OPENAI_", "PULSE_", "PYTHONASYNCIODEBUG"))
+        },
         "ALSA_CONFIG_PATH": str(config),
         "HOME": str(tmp_path),
         "PULSE_SERVER": f"unix:{tmp_path / 'nothing-here'}",
@@ -117,3 +123,32 @@ def test_the_level_meter() -> None:
     assert level_meter(-30.0) == "[" + "#" * 10 + " " * 10 + "]"
     assert level_meter(0.0, width=4) == "[####]"
     assert level_meter(6.0, width=4) == "[####]"
+
+
+def test_the_status_line_shows_the_microphone_level_on_a_terminal() -> None:
+    """At a terminal the status line is rewritten in place with the state and the level of
+    the loudest recent frame; transcript lines go above it."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    console = _Console(screen)
+    console.set_state("listening")
+    for _ in range(5):
+        console.level(sine(20, amplitude=0.5))
+    console.line("you: hello")
+    shown = screen.getvalue().split("\r\x1b[2K")
+    assert shown[-3].startswith("listening    [#################") and "-9.0 dBFS" in shown[-3]
+    assert shown[-2] == "you: hello\n" and shown[-1].startswith("listening")
+
+
+def test_the_status_is_one_line_when_not_a_terminal() -> None:
+    screen = io.StringIO()
+    console = _Console(screen)
+    for state in ("listening", "hearing you", "thinking", "speaking", "listening"):
+        console.set_state(state)
+    console.level(bytes(960))
+    console.line("you: hi")
+    assert screen.getvalue() == "listening\nyou: hi\n"

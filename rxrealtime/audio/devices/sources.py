@@ -24,6 +24,7 @@ scheduler's (``wav_file``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import wave
@@ -188,10 +189,8 @@ def _open_input(
         if loop is None:
             deliver(frames)
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is listening any more
             loop.call_soon_threadsafe(deliver, frames)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            pass
 
     with PORTAUDIO_LOCK:
         try:
@@ -234,7 +233,7 @@ def wav_file(
     converted with ``soxr`` (the ``[voice]`` extra); a file already at the format's rate (mono
     24 kHz for PCM16) needs nothing beyond the standard library.
 
-    ``realtime=True`` emits at speaking pace: frame *k* at *k* × ``frame_ms`` after the
+    ``realtime=True`` emits at speaking pace: frame *k* at *k* times ``frame_ms`` after the
     subscription, on the scheduler's clock (so a consumer sees the audio as a microphone would
     deliver it); ``realtime=False`` emits as fast as possible, still one frame per scheduled
     action (other work on the loop interleaves). The scheduler is ``scheduler``, else the

@@ -153,6 +153,9 @@ class Speaker(abc.ObserverBase[ev.ServerEvent]):
     ``block_ms`` (audio per device callback), ``jitter_ms`` (see Jitter buffer), ``format``
     (pin the output audio format instead of following the stream's announcements).
 
+    Opening the device takes PortAudio a moment (it probes it); in async code that must not
+    stall its loop, make it with ``await asyncio.to_thread(rr.audio.Speaker, ...)``.
+
     Raises:
         AudioDeviceError: the libraries are missing or the device cannot be opened.
     """
@@ -446,28 +449,28 @@ class Speaker(abc.ObserverBase[ev.ServerEvent]):
             first, last = self._first_callback, self._last_callback
         return first is not None and last is not None and last - first >= max(self.latency, 0.02)
 
-    async def wait_ready(self, timeout: float = 10.0) -> None:
-        """Wait until :attr:`ready`. Raises :class:`AudioDeviceError` after ``timeout`` s."""
-        await self._wait_until(lambda: self.ready, timeout, "did not start")
+    async def wait_ready(self, limit: float = 10.0) -> None:
+        """Wait until :attr:`ready`. Raises :class:`AudioDeviceError` after ``limit`` s."""
+        await self._wait_until(lambda: self.ready, limit, "did not start")
 
-    async def drain(self, timeout: float = 60.0) -> None:
+    async def drain(self, limit: float = 60.0) -> None:
         """Wait until every queued part has been played out (parts still streaming may add
-        more later). Raises :class:`AudioDeviceError` after ``timeout`` s."""
+        more later). Raises :class:`AudioDeviceError` after ``limit`` s."""
 
         def played() -> bool:
             with self._lock:
                 self._fold(self._now())
                 return not self._queue and not self._marks
 
-        await self._wait_until(played, timeout, "did not play its queue out")
+        await self._wait_until(played, limit, "did not play its queue out")
 
-    async def _wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
+    async def _wait_until(self, condition: Callable[[], bool], limit: float, what: str) -> None:
+        deadline = time.monotonic() + limit
         while not condition():
             if self._closed:
                 raise AudioDeviceError(f"audio output {self.device!r} is closed")
             if time.monotonic() > deadline:
-                raise AudioDeviceError(f"audio output {self.device!r} {what} in {timeout:g} s")
+                raise AudioDeviceError(f"audio output {self.device!r} {what} in {limit:g} s")
             await asyncio.sleep(0.005)
 
     def statistics(self) -> SpeakerStatistics:

@@ -1,0 +1,308 @@
+"""The fast receive path (``rxrealtime._delivery``): messages pushed from the socket's data
+callback, frames split by the transport's own scanner.
+
+A raw TCP peer answers the upgrade itself and then writes exactly the bytes a test wants, in
+the writes it wants (the 101 response and the first frames in one write, frames cut at every
+byte, masked or reserved-bit frames, fragments, pings between messages), so every framing edge
+the scanner meets is met here for real, over loopback, through ``rr.connect``. What must hold
+on this path is what held on the ``recv()`` path: every message is exactly one event, in order;
+websockets' own protocol refuses what it always refused, with its close codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import pytest
+
+import rxrealtime as rr
+from rxrealtime import events as ev
+from rxrealtime._delivery import PushConnection
+from rxrealtime.errors import ConnectionClosedError, MessageTooBigError
+from rxrealtime.transport import TransportClosed, WebSocketTransport, open_websocket, prepare
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
+
+
+def frame(payload: bytes | str, *, opcode: int = 1, fin: bool = True, rsv: int = 0,
+          mask: bool = False) -> bytes:
+    """One WebSocket frame as the wire carries it (``mask`` as a client would send it)."""
+    data = payload.encode() if isinstance(payload, str) else payload
+    head1 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    length = len(data)
+    bit = 0x80 if mask else 0
+    if length < 126:
+        head = struct.pack("!BB", head1, bit | length)
+    elif length < 65536:
+        head = struct.pack("!BBH", head1, bit | 126, length)
+    else:
+        head = struct.pack("!BBQ", head1, bit | 127, length)
+    if mask:
+        key = b"\x01\x02\x03\x04"
+        return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(data))
+    return head + data
+
+
+def event(n: int, pad: int = 0) -> str:
+    return orjson.dumps({"type": "x.n", "event_id": str(n), "pad": "a" * pad}).decode()
+
+
+def close_frame(code: int, reason: str = "") -> bytes:
+    return frame(struct.pack("!H", code) + reason.encode(), opcode=8)
+
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[None]]
+
+
+@asynccontextmanager
+async def raw_peer(script: Script) -> AsyncIterator[str]:
+    """A TCP server that answers the upgrade, then runs ``script(reader, writer, accept)``:
+    the 101 response is *not* written yet, so the script can send it with the first frames."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+        response = (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        try:
+            await script(reader, writer, response)
+        finally:
+            writer.close()
+
+    def start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        tasks.append(asyncio.ensure_future(handle(reader, writer)))
+
+    server = await asyncio.start_server(start, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()
+
+
+async def read_client_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One (masked) frame the client sent: (opcode, payload)."""
+    head1, head2 = await reader.readexactly(2)
+    length = head2 & 0x7F
+    if length == 126:
+        (length,) = struct.unpack("!H", await reader.readexactly(2))
+    elif length == 127:
+        (length,) = struct.unpack("!Q", await reader.readexactly(8))
+    key = await reader.readexactly(4)
+    data = await reader.readexactly(length)
+    return head1 & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(data))
+
+
+async def collect(
+    base_url: str, **options: Any
+) -> tuple[list[ev.ServerEvent], BaseException | None, rr.RealtimeSession]:
+    """Every event of a session until it ends, and how it ended (``session.scan_modes``: the
+    transport's scanner state at each event)."""
+    seen: list[ev.ServerEvent] = []
+    ended: list[BaseException | None] = []
+    done = asyncio.Event()
+    session = await rr.connect(base_url=base_url, **options)
+    assert isinstance(session._transport, WebSocketTransport)  # the fast path is in use
+    connection = session._transport.connection
+    assert isinstance(connection, PushConnection)
+    modes: list[str] = []
+    session.events.subscribe(lambda _: modes.append(connection._scan))
+    session.events.subscribe(
+        seen.append,
+        on_error=lambda e: (ended.append(e), done.set()),
+        on_completed=lambda: (ended.append(None), done.set()),
+    )
+    async with asyncio.timeout(30):
+        await done.wait()
+    await session.close()
+    session.scan_modes = modes  # type: ignore[attr-defined]  # for the tests that look
+    return seen, ended[0], session
+
+
+async def finish(reader: asyncio.StreamReader) -> None:
+    """Read what the client sends until its close frame (or EOF): the peer closes the TCP
+    connection right after, so no test waits for a close timeout."""
+    while True:
+        try:
+            opcode, _ = await read_client_frame(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        if opcode == 8:
+            return
+
+
+def ids(events: list[ev.ServerEvent]) -> list[str | None]:
+    return [e.event_id for e in events]
+
+
+async def test_frames_in_the_handshake_write_and_cut_at_every_byte() -> None:
+    first = [event(n) for n in range(3)]
+    rest = [event(n, pad=n * 40) for n in range(3, 40)] + [event(40, pad=70000)]
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     response: bytes) -> None:
+        writer.write(response + b"".join(frame(f) for f in first))  # one write
+        await writer.drain()
+        stream = b"".join(frame(f) for f in rest)
+        for i in range(0, 4000):  # the start, one byte per write
+            writer.write(stream[i : i + 1])
+            await writer.drain()
+            if i % 97 == 0:
+                await asyncio.sleep(0)
+        writer.write(stream[4000:])
+        writer.write(close_frame(1000))
+        await writer.drain()
+        await finish(reader)
+
+    async with raw_peer(script) as url:
+        seen, error, session = await collect(url)
+    assert error is None
+    assert ids(seen) == [str(n) for n in range(41)]
+    assert all(type(e) is ev.UnknownEvent for e in seen)
+    assert session.statistics().frames_in == 41
+    assert session.scan_modes[0] == "scanning"  # type: ignore[attr-defined]  # split here
+
+
+async def test_fragments_pings_and_binary_frames_are_each_one_message() -> None:
+    text = event(1, pad=300)
+    binary = event(3).encode()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     response: bytes) -> None:
+        writer.write(response)
+        writer.write(frame(event(0)))
+        writer.write(frame(b"ping!", opcode=9))
+        writer.write(frame(text[:10], fin=False))  # a fragmented text message ...
+        writer.write(frame(b"p2", opcode=9))  # ... with a ping between its fragments
+        writer.write(frame(text[10:200], opcode=0, fin=False))
+        writer.write(frame(text[200:], opcode=0))
+        writer.write(frame(event(2)))  # after a fragmented message, still one event each
+        writer.write(frame(binary, opcode=2))
+        writer.write(close_frame(1000, "bye"))
+        await writer.drain()
+        pongs = [await read_client_frame(reader) for _ in range(2)]
+        assert pongs == [(10, b"ping!"), (10, b"p2")]
+        await finish(reader)
+
+    async with raw_peer(script) as url:
+        seen, error, session = await collect(url)
+    assert error is None and session.close_code == 1000
+    assert ids(seen) == ["0", "1", "2", "3"]
+    assert seen[1].raw["pad"] == "a" * 300  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        pytest.param(frame(event(9), mask=True), 1002, id="masked"),
+        pytest.param(frame(event(9), rsv=4), 1002, id="reserved-bit"),
+        pytest.param(frame(b"", opcode=3), 1002, id="reserved-opcode"),
+        pytest.param(frame(b"\xff\xfe", opcode=1), 1007, id="text-not-utf8"),
+        pytest.param(frame(b"x" * 130, opcode=9), 1002, id="control-too-long"),
+        pytest.param(frame(event(9), opcode=0), 1002, id="stray-continuation"),
+    ],
+)
+async def test_what_websockets_refuses_is_refused_with_its_code(bad: bytes, code: int) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     response: bytes) -> None:
+        writer.write(response + frame(event(0)) + frame(event(1)) + bad + frame(event(2)))
+        await writer.drain()
+        await finish(reader)
+
+    async with raw_peer(script) as url:
+        seen, error, session = await collect(url)
+    assert ids(seen) == ["0", "1"]  # nothing after the bad frame
+    assert isinstance(error, ConnectionClosedError) and error.code == code
+    assert session.close_code == code
+
+
+async def test_an_oversized_frame_is_refused_before_it_is_read() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     response: bytes) -> None:
+        writer.write(response + frame(event(0)))
+        writer.write(frame(event(1, pad=5000))[:200])  # its header says 5 kB: over the limit
+        await writer.drain()
+        await finish(reader)
+
+    async with raw_peer(script) as url:
+        seen, error, _ = await collect(url, websocket_options={"max_size": 4096})
+    assert ids(seen) == ["0"]
+    assert isinstance(error, MessageTooBigError) and error.code == 1009
+
+
+async def test_a_frame_cut_short_by_the_peer_is_an_abnormal_close() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     response: bytes) -> None:
+        writer.write(response + frame(event(0)) + frame(event(1))[:-3])
+        await writer.drain()
+        writer.write_eof()
+        await finish(reader)
+
+    async with raw_peer(script) as url:
+        seen, error, _ = await collect(url)
+    assert ids(seen) == ["0"]
+    assert isinstance(error, ConnectionClosedError) and error.code == 1006
+
+
+async def test_back_pressure_holds_frames_in_order_and_stops_reading() -> None:
+    count = 3000
+    payload = b"".join(frame(event(n, pad=200)) for n in range(count))
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     response: bytes) -> None:
+        writer.write(response + payload + close_frame(1000))
+        await writer.drain()
+        await finish(reader)
+
+    async with raw_peer(script) as url:
+        session = await rr.connect(base_url=url, buffer_size=8)
+        got: list[str | None] = []
+        async with asyncio.timeout(30):
+            async for item in session.iterate(maxsize=4):  # holds the gate while full
+                got.append(item.event_id)
+                if len(got) % 500 == 0:
+                    await asyncio.sleep(0.01)  # a slow reader
+        await session.close()
+    assert got == [str(n) for n in range(count)]
+    assert session.statistics().dropped == 0
+
+
+async def test_recv_on_the_connection_still_reads_everything() -> None:
+    """A connection whose ``recv()`` is used first keeps websockets' own queue, held frames
+    included (the recorder and the SDK-style readers read this way)."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     response: bytes) -> None:
+        writer.write(response + b"".join(frame(event(n)) for n in range(40)))
+        writer.write(close_frame(1000))
+        await writer.drain()
+        await finish(reader)
+
+    async with raw_peer(script) as url:
+        transport = await open_websocket(prepare(base_url=url))
+        await asyncio.sleep(0.2)  # everything arrives (and is held) before anyone reads
+        got = []
+        with pytest.raises(TransportClosed):
+            while True:
+                got.append(orjson.loads(await transport.recv())["event_id"])
+        assert got == [str(n) for n in range(40)]
+        assert transport.deliver(lambda payload, text: None) is None  # the reader is chosen
