@@ -1,74 +1,83 @@
-"""How many real-time sessions one client process (one core) sustains.
+"""Real-time voice sessions per client core, MEASURED: rxrealtime vs a bare loop and the SDK.
 
-The embedded server runs in separate processes (this file with ``--serve``: the embedded server
-plus an event-loop lag probe; ``--servers K`` starts K of them and spreads the sessions).
-Every session, in this one client process and event loop, does what a voice app does:
+The client process is pinned to one core (``os.sched_setaffinity``), the load generator to the
+other. The load generator is ``blaster.py``: a purpose-built lean blaster server process, *not*
+the embedded server (see its docstring), so the client is the bottleneck. Every session, in
+this one client process and event loop, does what a voice app does:
 
-* streams input audio in real time (100 ms of 24 kHz PCM16 every 100 ms through
-  ``session.input_audio_buffer.append``, server VAD off, the buffer cleared every 5 s);
-* asks for a spoken reply ("hello" → about 3 s of audio) and, when it is done, the next one;
-* one ``session.events`` subscriber measures every output audio delta.
+* receives a real-time stream of ~59 server events per second (a spoken response per second:
+  20 audio deltas of 50 ms, 31 transcript deltas, the response/item/part events);
+* sends 100 ms of 24 kHz PCM16 every 100 ms as ``input_audio_buffer.append`` (10 per second;
+  the PCM is base64-encoded by the client);
+* measures every event's **lateness against the blaster's scheduled send time**, which the
+  event carries in its ``event_id`` (``time.monotonic()``, one clock for every process of the
+  machine): absolute lateness, so a client that falls behind uniformly shows it.
 
-Latency method: the server paces output audio in real time — delta *k* of a response leaves at
-``start + (audio before k)``. The client anchors each response on the arrival of its first
-audio delta and measures, for every later delta, ``arrival - (anchor + audio before k)``: how
-late it arrived against the server's own schedule. Server overload, socket buffering and
-client overload all show up in it; the constant network delay of the first delta does not (on
-loopback it is well under a millisecond when idle). "No event lost": every ``response.created``
-got its ``response.done``, no frame failed to decode, no queue dropped anything
-(``statistics().dropped == 0``) and no session errored.
+The contenders, each with the same work per event (the lateness bookkeeping):
 
-Who was late: the client process and every server process run a lag probe (a task that sleeps
-5 ms again and again and records how late it wakes). A late delta whose server's loop lagged
-as much was late in the server; when only the client's loop lags, the client is the limit.
+* ``rxrealtime``: ``rxrealtime.connect()``, one ``session.events`` subscriber,
+  ``session.input_audio_buffer.append(pcm)``;
+* ``bare``: ``websockets`` + ``orjson``: ``async for message in ws`` with ``orjson.loads``, and
+  ``ws.send(orjson.dumps({... base64.b64encode(pcm) ...}))``;
+* ``sdk``: the official ``openai`` SDK: ``async for event in connection`` and
+  ``connection.input_audio_buffer.append(audio=...)`` (left out without ``openai``).
 
-CPU: the CPU time of the client and of the server processes during the measured window (100% =
-one core), and of everything else on the machine (``/proc/stat`` minus ours): on a shared
-machine other work takes cores away, and a level can then fail with no process of ours
-saturated. The client's cost per session gives its capacity: sessions per client core =
-sessions / client CPU, from the largest passing level.
+"Nothing lost": at the end each session sends ``{"type":"x.done"}``; the blaster answers with
+how many frames it sent and appends it received, and every session must have seen exactly that
+many events, the blaster every append, no session may fail (and rxrealtime's
+``statistics().dropped`` must be 0). A level passes for a contender when the p99 lateness over
+every event of the measured window is under 50 ms and nothing was lost. Levels run in
+increasing order, the contenders taking turns at each level (the order rotating); a contender
+that fails a level is not run at the higher ones.
 
-Levels are tried in increasing order for ``--duration`` seconds each (``--repeat R`` times,
-medians reported); sessions connect spread over one second and lateness is measured from 1.5 s
-after the first one starts (so the handshakes are not counted); a run passes when p99 lateness
-< 50 ms and nothing is lost, a level when the median run's p99 does and no run lost anything.
-Prints one row per level and the largest passing level. Usage::
+Memory per idle session: each contender opens ``--idle`` sessions that receive
+``session.created`` and nothing more, with ``tracemalloc`` tracing; Python allocations
+(``tracemalloc.get_traced_memory()``) per session, median of ``--idle-repeat`` rounds.
 
-    python benchmarks/bench_scale.py [--levels 10,25,50,100,200] [--duration 8] [--servers 1]
-                                     [--repeat 1] [--no-input] [--loop asyncio|uvloop]
+Who was late: the client's event-loop lag (a task sleeping 5 ms again and again), the blaster's
+own write lateness against its schedule, and CPU: client, blaster, and every other process on
+the machine (``/proc/stat``; the machine is shared). Usage::
 
-Loopback only; every loop is bounded by ``--duration``; the servers are stopped at the end.
+    python benchmarks/bench_scale.py [--levels 200,400,600,800,1000,1200] [--duration 10]
+        [--contenders rxrealtime,bare,sdk] [--idle 200] [--client-cpu 0] [--blaster-cpu 1]
+
+Loopback only; every loop is bounded by ``--duration``; the blaster is stopped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import gc
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+import tracemalloc
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
+
+import orjson
+import websockets
 
 import rxrealtime.session as rs
 from rxrealtime import events as ev
 
 CHUNK_MS = 100
-PCM_CHUNK = bytes(24 * 2 * CHUNK_MS)  # 100 ms of 24 kHz mono PCM16 silence
-CLEAR_EVERY = 50  # appends (5 s)
+PCM_CHUNK = bytes(range(256)) * 18 + bytes(192)  # 4,800 bytes: 100 ms of 24 kHz PCM16
 P99_LIMIT_MS = 50.0
 PROBE_S = 0.005
-clock = time.monotonic  # every time here: one clock for the client and the servers
-_T = TypeVar("_T")
-HELLO = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]}
+DONE = '{"type":"x.done"}'
+clock = time.monotonic
+BLASTER = Path(__file__).resolve().parent / "blaster.py"
 
 
-def _percentile(values: Sequence[float], fraction: float) -> float:
+def percentile(values: Sequence[float], fraction: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -76,84 +85,43 @@ def _percentile(values: Sequence[float], fraction: float) -> float:
 
 
 class LagProbe:
-    """Event-loop lag: how late a task sleeping ``PROBE_S`` at a time wakes up (ms), with the
-    time it went to sleep. Times are ``time.monotonic()``, one clock for every process on the
-    machine, so the client can ask a server about its own measured window."""
+    """Event-loop lag: how late a task sleeping ``PROBE_S`` at a time wakes up (ms)."""
 
     def __init__(self) -> None:
         self.samples: list[tuple[float, float]] = []
 
-    async def run(self, until: float = float("inf")) -> None:
-        while (start := time.monotonic()) < until:
+    async def run(self, until: float) -> None:
+        while (start := clock()) < until:
             await asyncio.sleep(PROBE_S)
-            self.samples.append((start, (time.monotonic() - start - PROBE_S) * 1000))
+            self.samples.append((start, (clock() - start - PROBE_S) * 1000))
 
-    def window(self, begin: float, end: float) -> dict[str, float]:
-        """p99 and max lag (ms) of the samples taken in ``[begin, end)``; older ones are
-        forgotten."""
-        self.samples = [sample for sample in self.samples if sample[0] >= begin]
-        lags = [lag for start, lag in self.samples if start < end]
-        return {"p99": _percentile(lags, 0.99), "max": max(lags, default=float("nan"))}
+    def p99(self, begin: float, end: float) -> float:
+        return percentile([lag for at, lag in self.samples if begin <= at < end], 0.99)
 
 
-def run_on(loop_kind: str, main: Coroutine[Any, Any, _T]) -> _T:
-    """Run ``main`` on a new asyncio (``"asyncio"``) or uvloop (``"uvloop"``, an optional extra
-    for this benchmark only: ``pip install uvloop``) event loop."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    if loop_kind == "uvloop":
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(main)
+# -- the blaster process -------------------------------------------------------------------------
 
 
-# -- the server processes ----------------------------------------------------------------------
+class Blaster:
+    """``blaster.py`` in its own process (pinned to ``cpu``)."""
 
-
-async def _serve_with_probe() -> None:
-    """``--serve``: the embedded server (real-time audio) and a lag probe. Prints ``listening
-    on URL``, then answers each ``BEGIN END`` line on stdin with the probe's window as JSON;
-    stops at the end of stdin."""
-    from rxrealtime.server import serve
-
-    loop = asyncio.get_running_loop()
-    probe = LagProbe()
-    probing = loop.create_task(probe.run())
-    commands = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
-    async with serve("127.0.0.1", 0) as server:
-        print(f"listening on {server.base_url}", flush=True)
-        while line := await commands.readline():
-            begin, end = map(float, line.split())
-            print(json.dumps(probe.window(begin, end)), flush=True)
-    probing.cancel()
-
-
-class ServerProcess:
-    """One ``--serve`` child process."""
-
-    def __init__(self, loop_kind: str = "asyncio") -> None:
+    def __init__(self, cpu: int | None) -> None:
+        command = [sys.executable, str(BLASTER)] + ([] if cpu is None else ["--cpu", str(cpu)])
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", "--loop", loop_kind],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
         line = self._out.readline().strip()
         if not line.startswith("listening on "):
             self.stop()
-            raise RuntimeError(f"the server did not start: {line!r}")
-        self.url = line.removeprefix("listening on ")
+            raise RuntimeError(f"the blaster did not start: {line!r}")
+        self.port = int(line.removeprefix("listening on "))
 
     @property
     def _out(self) -> IO[str]:
         assert self.process.stdout is not None
         return self.process.stdout
 
-    def lag(self, begin: float, end: float) -> dict[str, float]:
-        """The server loop's lag during ``[begin, end)`` (answered after the server has caught
-        up with its backlog)."""
+    def window(self, begin: float, end: float) -> dict[str, float]:
         assert self.process.stdin is not None
         self.process.stdin.write(f"{begin!r} {end!r}\n")
         self.process.stdin.flush()
@@ -163,7 +131,7 @@ class ServerProcess:
     def stop(self) -> None:
         with contextlib.suppress(OSError):
             if self.process.stdin is not None:
-                self.process.stdin.close()  # the server's signal to stop
+                self.process.stdin.close()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -173,16 +141,12 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def servers(count: int, loop_kind: str = "asyncio") -> Iterator[list[ServerProcess]]:
-    """Start ``count`` embedded servers, each in its own process."""
-    started: list[ServerProcess] = []
+def blaster(cpu: int | None) -> Iterator[Blaster]:
+    started = Blaster(cpu)
     try:
-        for _ in range(count):
-            started.append(ServerProcess(loop_kind))
         yield started
     finally:
-        for server in started:
-            server.stop()
+        started.stop()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -200,297 +164,390 @@ def machine_cpu_seconds() -> float:
     try:
         with open("/proc/stat") as stat:
             fields = [int(value) for value in stat.readline().split()[1:9]]
-        idle = fields[3] + fields[4]  # idle, iowait
-        return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+        return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
 
 
-# -- one session ---------------------------------------------------------------------------------
+# -- the contenders: one session each -------------------------------------------------------------
 
 
 class Meter:
-    """What every session of a level measured."""
+    """What every session of a run measured."""
 
-    def __init__(self) -> None:
-        self.lateness_ms: list[float] = []
+    def __init__(self, measure_from: float) -> None:
+        self.measure_from = measure_from
+        self.lateness: list[float] = []
         self.events = 0
-        self.created = 0
-        self.done = 0
-        self.invalid = 0
-        self.dropped = 0
+        self.lost = 0
         self.failed: list[str] = []
 
+    def arrived(self, event_id: str | None) -> bool:
+        """Count one event; False for the blaster's final count (not a scheduled event)."""
+        if not event_id or event_id[0] != "t":
+            return False
+        now = clock()
+        at = int(event_id[1:]) / 1e6
+        if at >= self.measure_from:
+            self.lateness.append(now - at)
+        return True
 
-def _audio_ms(delta: str) -> float:
-    size = len(delta) * 3 // 4 - delta[-2:].count("=")
-    return size / 48  # 48 bytes per ms at 24 kHz PCM16
+    def settle(self, seen: int, appended: int, count: dict[str, Any] | None) -> None:
+        if count is None:
+            self.lost += 1
+            self.failed.append("no final count")
+        elif count["sent"] != seen or count["appends"] != appended:
+            self.lost += abs(count["sent"] - seen) + abs(count["appends"] - appended)
+            self.failed.append(f"saw {seen}/{count['sent']}, sent {appended}/{count['appends']}")
 
 
-async def one_session(
-    base_url: str,
-    meter: Meter,
-    start_at: float,
-    measure_from: float,
-    until: float,
-    input_audio: bool = True,
-) -> None:
-    await asyncio.sleep(max(0.0, start_at - clock()))
-    anchors: dict[str, list[float]] = {}
-    response_done = asyncio.Event()
+async def _append_until(until: float, append: Callable[[], Awaitable[None]]) -> int:
+    """``append()`` every 100 ms (absolute schedule) until ``until``; how many were sent."""
+    next_at, sent = clock(), 0
+    while clock() < until:
+        await append()
+        sent += 1
+        next_at += CHUNK_MS / 1000
+        await asyncio.sleep(max(0.0, next_at - clock()))
+    return sent
+
+
+async def rxrealtime_session(url: str, meter: Meter, until: float) -> None:
+    seen = 0
+    count: dict[str, Any] | None = None
+    ended = asyncio.Event()
 
     def on_event(event: ev.ServerEvent) -> None:
-        now = clock()
-        meter.events += 1
-        kind = type(event)
-        if kind is ev.ResponseOutputAudioDelta:
-            assert isinstance(event, ev.ResponseOutputAudioDelta)
-            anchor = anchors.get(event.response_id)
-            if anchor is None:
-                anchors[event.response_id] = [now, _audio_ms(event.delta)]
-            else:
-                if now >= measure_from:
-                    meter.lateness_ms.append((now - anchor[0]) * 1000 - anchor[1])
-                anchor[1] += _audio_ms(event.delta)
-        elif kind is ev.ResponseCreated:
-            meter.created += 1
-        elif kind is ev.ResponseDone:
-            assert isinstance(event, ev.ResponseDone)
-            meter.done += 1
-            anchors.pop((event.response.id if event.response else None) or "", None)
-            response_done.set()
-        elif kind is ev.InvalidEvent:
-            meter.invalid += 1
+        nonlocal seen, count
+        if meter.arrived(event.event_id):
+            seen += 1
+        elif type(event) is ev.UnknownEvent and event.type == "x.count":
+            count = dict(event.raw)
 
-    async def stream_input(session: rs.RealtimeSession) -> None:
-        next_at, sent = clock(), 0
-        while clock() < until:
-            await session.input_audio_buffer.append(PCM_CHUNK)
-            sent += 1
-            if sent % CLEAR_EVERY == 0:
-                await session.input_audio_buffer.clear()
-            next_at += CHUNK_MS / 1000
-            await asyncio.sleep(max(0.0, next_at - clock()))
+    async with rs.connect(base_url=f"http://{url}/v1", open_timeout=60) as session:
+        session.events.subscribe(on_event, on_error=lambda _: ended.set(), on_completed=ended.set)
+        appended = await _append_until(
+            until, lambda: session.input_audio_buffer.append(PCM_CHUNK)
+        )
+        await session.send_raw(DONE)
+        await asyncio.wait_for(ended.wait(), 60)
+        meter.lost += session.statistics().dropped
+    meter.settle(seen, appended, count)
 
-    try:
-        async with rs.connect(base_url=base_url, open_timeout=30) as session:
-            session.events.subscribe(on_event)
-            await session.session.update(
-                session={"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+
+async def bare_session(url: str, meter: Meter, until: float) -> None:
+    seen = 0
+    count: dict[str, Any] | None = None
+    loads, dumps, b64encode = orjson.loads, orjson.dumps, base64.b64encode
+    async with websockets.connect(
+        f"ws://{url}/v1/realtime", compression=None, max_size=16 * 2**20, open_timeout=60
+    ) as ws:
+
+        async def receive() -> None:
+            nonlocal seen, count
+            async for message in ws:
+                event = loads(message)
+                if meter.arrived(event.get("event_id")):
+                    seen += 1
+                elif event.get("type") == "x.count":
+                    count = event
+
+        async def append() -> None:
+            message = {"type": "input_audio_buffer.append", "audio": b64encode(PCM_CHUNK).decode()}
+            await ws.send(dumps(message).decode())
+
+        receiving = asyncio.ensure_future(receive())
+        appended = await _append_until(until, append)
+        await ws.send(DONE)
+        await asyncio.wait_for(receiving, 60)
+    meter.settle(seen, appended, count)
+
+
+async def sdk_session(url: str, meter: Meter, until: float) -> None:
+    seen = 0
+    count: dict[str, Any] | None = None
+    client = sdk_client(f"ws://{url}/v1")
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+
+        async def receive() -> None:
+            nonlocal seen, count
+            async for event in connection:
+                if meter.arrived(getattr(event, "event_id", None)):
+                    seen += 1
+                elif event.type == "x.count":
+                    count = {"sent": event.sent, "appends": event.appends}  # type: ignore[union-attr]
+
+        async def append() -> None:
+            await connection.input_audio_buffer.append(
+                audio=base64.b64encode(PCM_CHUNK).decode()
             )
-            sender = asyncio.ensure_future(
-                stream_input(session) if input_audio else asyncio.sleep(0)
-            )
-            try:
-                while clock() < until:
-                    response_done.clear()
-                    await session.conversation.item.create(item=HELLO)
-                    await session.response.create()
-                    await asyncio.wait_for(response_done.wait(), timeout=until - clock() + 30)
-            finally:
-                await sender
-            meter.dropped += session.statistics().dropped
-            if session.exception() is not None:
-                meter.failed.append(str(session.exception()))
-    except Exception as exc:  # counted: a failed session fails the level
-        meter.failed.append(f"{type(exc).__name__}: {exc}")
+
+        receiving = asyncio.ensure_future(receive())
+        appended = await _append_until(until, append)
+        await connection.send_raw(DONE)
+        await asyncio.wait_for(receiving, 60)
+    meter.settle(seen, appended, count)
 
 
-# -- one level -------------------------------------------------------------------------------
+_SDK_CLIENTS: dict[str, Any] = {}
+
+
+def sdk_client(base_url: str) -> Any:
+    """One SDK client per server, shared by every session (as an application would)."""
+    import openai
+
+    client = _SDK_CLIENTS.get(base_url)
+    if client is None:
+        client = _SDK_CLIENTS[base_url] = openai.AsyncOpenAI(
+            api_key="benchmark", websocket_base_url=base_url
+        )
+    return client
+
+
+CONTENDERS: dict[str, Callable[[str, Meter, float], Awaitable[None]]] = {
+    "rxrealtime": rxrealtime_session,
+    "bare": bare_session,
+    "sdk": sdk_session,
+}
+
+
+# -- one run -----------------------------------------------------------------------------------
 
 
 async def run_level(
-    urls: Sequence[str],
-    pids: Sequence[int],
-    sessions: int,
-    duration: float,
-    input_audio: bool = True,
+    contender: str, address: str, pids: Sequence[int], sessions: int, duration: float,
+    ramp: float,
 ) -> dict[str, Any]:
-    """One run of ``sessions`` sessions; the row also holds the measured window
-    (``window``) so the servers' lag can be asked for afterwards."""
-    meter = Meter()
+    """``sessions`` sessions of ``contender`` for ``ramp`` + 1 s + ``duration`` seconds."""
     begin = clock() + 0.2
-    measure_from = begin + 1.5  # every session has connected and started its first reply
+    measure_from = begin + ramp + 1.0  # every session is connected and streaming
     until = measure_from + duration
+    meter = Meter(measure_from)
     window: dict[str, float] = {}
     probe = LagProbe()
+    session = CONTENDERS[contender]
 
-    async def cpu_window() -> None:  # CPU used while lateness is measured
+    async def one(i: int) -> None:
+        await asyncio.sleep(max(0.0, begin + ramp * i / max(1, sessions) - clock()))
+        try:
+            await session(address, meter, until)
+        except Exception as exc:  # counted: a failed session fails the run
+            meter.failed.append(f"{type(exc).__name__}: {exc}")
+            meter.lost += 1
+
+    async def cpu_window() -> None:
         await asyncio.sleep(max(0.0, measure_from - clock()))
         start = (time.process_time(), sum(map(cpu_seconds, pids)), machine_cpu_seconds())
         await asyncio.sleep(max(0.0, until - clock()))
         window["client"] = (time.process_time() - start[0]) / duration
-        window["servers"] = (sum(map(cpu_seconds, pids)) - start[1]) / duration
+        window["blaster"] = (sum(map(cpu_seconds, pids)) - start[1]) / duration
         machine = (machine_cpu_seconds() - start[2]) / duration
-        window["others"] = max(0.0, machine - window["client"] - window["servers"])
+        window["others"] = max(0.0, machine - window["client"] - window["blaster"])
 
-    wall = time.monotonic()
-    await asyncio.gather(
-        cpu_window(),
-        probe.run(until),
-        *(
-            one_session(
-                urls[i % len(urls)],
-                meter,
-                begin + i / max(1, sessions),
-                measure_from,
-                until,
-                input_audio,
-            )
-            for i in range(sessions)
-        ),
-    )
-    wall = time.monotonic() - wall
-    lost = (meter.created - meter.done) + meter.invalid + meter.dropped + len(meter.failed)
-    p99 = _percentile(meter.lateness_ms, 0.99)
+    await asyncio.gather(cpu_window(), probe.run(until), *(one(i) for i in range(sessions)))
+    p99 = percentile(meter.lateness, 0.99) * 1000
     return {
+        "contender": contender,
         "sessions": sessions,
-        "p50_ms": _percentile(meter.lateness_ms, 0.50),
+        "p50_ms": percentile(meter.lateness, 0.50) * 1000,
         "p99_ms": p99,
-        "max_ms": max(meter.lateness_ms, default=float("nan")),
-        "deltas": len(meter.lateness_ms),
-        "events_per_s": meter.events / wall,
-        "responses": meter.done,
-        "lost": lost,
+        "max_ms": max(meter.lateness, default=float("nan")) * 1000,
+        "events": len(meter.lateness),
+        "lost": meter.lost,
         "failures": meter.failed[:3],
         "client_cpu": window["client"],
-        "server_cpu": window["servers"],
+        "blaster_cpu": window["blaster"],
         "others_cpu": window["others"],
-        "client_lag_p99_ms": probe.window(measure_from, until)["p99"],
+        "client_lag_p99_ms": probe.p99(measure_from, until),
         "window": (measure_from, until),
-        "passed": lost == 0 and meter.done > 0 and p99 < P99_LIMIT_MS,
+        "passed": meter.lost == 0 and bool(meter.lateness) and p99 < P99_LIMIT_MS,
     }
 
 
-def _median_row(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One row for a level run several times: medians of the figures, every loss counted."""
-    row = dict(runs[0])
-    for key, value in runs[0].items():
-        if isinstance(value, float):
-            row[key] = statistics.median(run[key] for run in runs)
-    row["responses"] = min(run["responses"] for run in runs)
-    row["lost"] = sum(run["lost"] for run in runs)
-    row["failures"] = [failure for run in runs for failure in run["failures"]][:3]
-    row["runs"] = len(runs)
-    row["runs_passed"] = sum(run["passed"] for run in runs)
-    row["passed"] = row["lost"] == 0 and row["responses"] > 0 and row["p99_ms"] < P99_LIMIT_MS
-    cpu = row["client_cpu"]
-    row["sessions_per_core"] = row["sessions"] / cpu if cpu > 0 else float("nan")
-    return row
+# -- memory per idle session ---------------------------------------------------------------------
 
 
-def _print_row(row: dict[str, Any]) -> None:
-    runs = f" ({row['runs_passed']}/{row['runs']} runs passed)" if row["runs"] > 1 else ""
-    print(
-        f"{row['sessions']:5d} sessions  lateness p50 {row['p50_ms']:6.1f} "
-        f"p99 {row['p99_ms']:6.1f} max {row['max_ms']:6.1f} ms  "
-        f"loop lag p99 client {row['client_lag_p99_ms']:5.1f} server "
-        f"{row['server_lag_p99_ms']:5.1f} ms  {row['events_per_s']:6.0f} ev/s  "
-        f"lost {row['lost']}  cpu client {row['client_cpu']:4.0%} servers "
-        f"{row['server_cpu']:4.0%} others {row['others_cpu']:4.0%}  "
-        f"client {row['sessions_per_core']:5.0f} sessions/core  "
-        f"{'PASS' if row['passed'] else 'FAIL'}{runs}",
-        flush=True,
-    )
-    if row["failures"]:
-        print("      failures:", *row["failures"], sep="\n        ", flush=True)
+async def _idle_rxrealtime(address: str, ready: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    session = await rs.connect(base_url=f"http://{address}/idle")
+    session.events.subscribe(lambda event: ready.set())
+    return session.close
+
+
+async def _idle_bare(address: str, ready: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    ws = await websockets.connect(f"ws://{address}/idle/realtime", compression=None)
+
+    async def receive() -> None:
+        async for message in ws:
+            orjson.loads(message)
+            ready.set()
+
+    task = asyncio.ensure_future(receive())
+
+    async def close() -> None:
+        await ws.close()
+        await task
+
+    return close
+
+
+async def _idle_sdk(address: str, ready: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    client = sdk_client(f"ws://{address}/idle")
+    manager = client.realtime.connect(model="gpt-realtime")
+    connection = await manager.__aenter__()
+
+    async def receive() -> None:
+        async for _ in connection:
+            ready.set()
+
+    task = asyncio.ensure_future(receive())
+
+    async def close() -> None:
+        await manager.__aexit__(None, None, None)
+        with contextlib.suppress(Exception):
+            await task
+
+    return close
+
+
+IDLE = {"rxrealtime": _idle_rxrealtime, "bare": _idle_bare, "sdk": _idle_sdk}
+
+
+async def idle_memory(contender: str, address: str, sessions: int) -> float:
+    """Python bytes allocated per idle session (tracemalloc), all of them open at once."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        readies = [asyncio.Event() for _ in range(sessions)]
+        closers = [await IDLE[contender](address, ready) for ready in readies]
+        async with asyncio.timeout(60):
+            for ready in readies:
+                await ready.wait()
+        await asyncio.sleep(0.2)
+        gc.collect()
+        per_session = (tracemalloc.get_traced_memory()[0] - before) / sessions
+    finally:
+        tracemalloc.stop()
+    for close in closers:
+        await close()
+    return per_session
+
+
+# -- the whole benchmark -----------------------------------------------------------------------
+
+
+def available(contenders: Sequence[str]) -> list[str]:
+    try:
+        import openai  # noqa: F401
+    except ImportError:
+        return [name for name in contenders if name != "sdk"]
+    return list(contenders)
 
 
 def run(
     levels: Sequence[int],
     duration: float,
-    server_count: int = 1,
     *,
-    input_audio: bool = True,
+    contenders: Sequence[str] = ("rxrealtime", "bare", "sdk"),
     stop_on_fail: bool = True,
-    repeat: int = 1,
-    loop_kind: str = "asyncio",
-) -> list[dict[str, Any]]:
-    """Run the levels in order (stopping after the first failing level); return one row each
-    (medians over ``repeat`` runs)."""
+    idle_sessions: int = 200,
+    idle_repeat: int = 3,
+    client_cpu: int | None = 0,
+    blaster_cpu: int | None = 1,
+    report: Callable[[dict[str, Any]], None] = lambda row: None,
+) -> dict[str, Any]:
+    """Every level for every contender (see the module docstring); returns ``{"rows": [...],
+    "idle_bytes": {contender: bytes per idle session}}``."""
+    cores = os.cpu_count() or 1
+    if client_cpu is not None and hasattr(os, "sched_setaffinity") and client_cpu < cores:
+        os.sched_setaffinity(0, {client_cpu})
+    if blaster_cpu is not None and blaster_cpu >= cores:
+        blaster_cpu = None
+    names = available(contenders)
     rows: list[dict[str, Any]] = []
-    with servers(server_count, loop_kind) as started:
-        urls = [server.url for server in started]
-        pids = [server.process.pid for server in started]
-        for sessions in levels:
-            runs = []
-            for _ in range(repeat):
-                result = run_on(loop_kind, run_level(urls, pids, sessions, duration, input_audio))
-                lags = [server.lag(*result["window"]) for server in started]
-                result["server_lag_p99_ms"] = max(lag["p99"] for lag in lags)
-                runs.append(result)
-            row = _median_row(runs)
-            rows.append(row)
-            _print_row(row)
-            if stop_on_fail and not row["passed"]:
+    idle: dict[str, float] = {}
+    with blaster(blaster_cpu) as load:
+        address = f"127.0.0.1:{load.port}"
+        pids = [load.process.pid]
+        if idle_sessions:
+            samples: dict[str, list[float]] = {name: [] for name in names}
+            for i in range(idle_repeat):
+                for name in names[i % len(names) :] + names[: i % len(names)]:
+                    samples[name].append(asyncio.run(idle_memory(name, address, idle_sessions)))
+            idle = {name: statistics.median(values) for name, values in samples.items()}
+        running = list(names)
+        for round_index, sessions in enumerate(levels):
+            order = running[round_index % max(1, len(running)) :] + running[
+                : round_index % max(1, len(running))
+            ]
+            for name in order:
+                ramp = max(1.0, sessions / 400)
+                row = asyncio.run(run_level(name, address, pids, sessions, duration, ramp))
+                lag = load.window(*row["window"])
+                row["blaster_late_p99_ms"] = lag["p99_ms"]
+                rows.append(row)
+                report(row)
+                if stop_on_fail and not row["passed"]:
+                    running.remove(name)
+            if not running:
                 break
-    return rows
+    return {"rows": rows, "idle_bytes": idle}
 
 
-def _verdict(rows: Sequence[dict[str, Any]], server_count: int) -> None:
-    passed = [row for row in rows if row["passed"]]
-    best = max(passed, key=lambda row: row["sessions"], default=None)
-    if best is None:
-        print("sustained: no level passed")
-        return
+def print_row(row: dict[str, Any]) -> None:
     print(
-        f"sustained: {best['sessions']} real-time sessions end to end (one client process, "
-        f"{server_count} server process(es), this machine)"
+        f"{row['contender']:11} {row['sessions']:5d} sessions  lateness p50 {row['p50_ms']:6.1f} "
+        f"p99 {row['p99_ms']:7.1f} max {row['max_ms']:7.1f} ms  lag p99 client "
+        f"{row['client_lag_p99_ms']:6.1f} blaster {row['blaster_late_p99_ms']:5.1f} ms  "
+        f"cpu client {row['client_cpu']:4.0%} blaster {row['blaster_cpu']:4.0%} others "
+        f"{row['others_cpu']:4.0%}  lost {row['lost']}  {'PASS' if row['passed'] else 'FAIL'}",
+        flush=True,
     )
-    print(
-        f"client: {best['client_cpu']:.0%} of a core at {best['sessions']} sessions = "
-        f"{best['client_cpu'] / best['sessions'] * 100:.3f}% per session -> "
-        f"~{best['sessions_per_core']:.0f} real-time sessions per client core"
-    )
-    failed = [row for row in rows if not row["passed"]]
-    if failed:
-        row = failed[0]
-        where = (
-            "in the server process(es)"
-            if row["server_lag_p99_ms"] >= row["client_lag_p99_ms"]
-            else "in the client process"
-        )
-        print(
-            f"first failing level {row['sessions']}: the loop lag was largest {where} "
-            f"(p99 client {row['client_lag_p99_ms']:.1f} ms, servers "
-            f"{row['server_lag_p99_ms']:.1f} ms); CPU client {row['client_cpu']:.0%}, servers "
-            f"{row['server_cpu']:.0%}, other processes {row['others_cpu']:.0%} of "
-            f"{os.cpu_count()} cores"
-        )
+    for failure in row["failures"]:
+        print(f"      {failure}", flush=True)
+
+
+def _load() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--levels", default="10,25,50,100,150,200,300,400,500")
-    parser.add_argument("--duration", type=float, default=8.0)
-    parser.add_argument("--servers", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=1, help="runs per level (medians)")
-    parser.add_argument("--no-input", action="store_true", help="do not stream input audio")
-    parser.add_argument(
-        "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop, every process"
-    )
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--levels", default="200,400,600,800,1000,1200")
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--contenders", default="rxrealtime,bare,sdk")
+    parser.add_argument("--idle", type=int, default=200, help="idle sessions (0: skip)")
+    parser.add_argument("--idle-repeat", type=int, default=3)
+    parser.add_argument("--client-cpu", type=int, default=0)
+    parser.add_argument("--blaster-cpu", type=int, default=1)
     args = parser.parse_args(argv)
-    if args.serve:
-        run_on(args.loop, _serve_with_probe())
-        return 0
-    levels = [int(n) for n in args.levels.split(",")]
     print(
-        f"real-time sessions, {args.duration:g} s x {args.repeat} run(s) per level, "
-        f"{args.servers} server process(es), one client process, {args.loop} loop, "
-        f"{os.cpu_count()} cores; "
-        f"pass = p99 lateness < {P99_LIMIT_MS:g} ms and nothing lost",
+        f"real-time sessions (~59 events/s in, 10 appends/s out each), {args.duration:g} s per "
+        f"run; client pinned to CPU {args.client_cpu}, blaster to CPU {args.blaster_cpu} of "
+        f"{os.cpu_count()}; pass = p99 lateness < {P99_LIMIT_MS:g} ms and nothing lost; "
+        f"load average {_load()}",
         flush=True,
     )
-    rows = run(
-        levels,
+    result = run(
+        [int(n) for n in args.levels.split(",")],
         args.duration,
-        args.servers,
-        input_audio=not args.no_input,
-        repeat=args.repeat,
-        loop_kind=args.loop,
+        contenders=args.contenders.split(","),
+        idle_sessions=args.idle,
+        idle_repeat=args.idle_repeat,
+        client_cpu=args.client_cpu,
+        blaster_cpu=args.blaster_cpu,
+        report=print_row,
     )
-    _verdict(rows, args.servers)
+    print(f"load average at the end {_load()}")
+    for name in available(args.contenders.split(",")):
+        passed = [r["sessions"] for r in result["rows"] if r["contender"] == name and r["passed"]]
+        idle = result["idle_bytes"].get(name)
+        idle_text = f"; {idle / 1024:.1f} KiB per idle session" if idle is not None else ""
+        print(f"{name:11} sustained {max(passed, default=0)} sessions{idle_text}")
     return 0
 
 

@@ -1,27 +1,38 @@
-"""End-to-end events/second, socket -> subscriber: rxrealtime session vs a bare receive loop.
+"""End to end, socket -> subscriber and PCM -> socket: rxrealtime vs a bare loop and the SDK.
 
-Both clients do the same work per frame and differ only in what rxrealtime adds:
+Receiving (events/second of client CPU, the same stream for every contender):
 
-* bare: ``websockets`` ``async for message in ws: callback(orjson.loads(message))``;
-* rxrealtime: ``rxrealtime.session.connect(...)``: the session's receive loop, the typed
-  ``ev.decode``, and one ``session.events`` subscriber (the same counting callback), with
-  completion on the server's close.
+* ``bare``: ``websockets`` ``async for message in ws: callback(orjson.loads(message))``;
+* ``rxrealtime``: ``rxrealtime.session.connect(...)``, one ``session.events`` subscriber (the same
+  counting callback), completion on the server's close;
+* ``rxrealtime+ops``: the same session with three operator pipelines subscribed:
+  ``text_only()``, ``accumulate_deltas()`` and ``audio_chunks()`` (base64-decoded audio), each
+  with a counting callback;
+* ``sdk``: the official ``openai`` SDK, ``async for event in connection`` (typed events); left
+  out when ``openai`` is not installed.
 
-The sender runs in its own process and writes the whole stream (a realistic mix of Realtime
-server events, then a close with code 1000) as frames serialised in advance, so it costs almost
-nothing and the client being measured is always the bottleneck. Each round runs both clients
-against the same sender, alternating which goes first (ABBA), after one discarded warm-up round
-of each; a full garbage collection precedes every run.
+Sending: ``appends`` 100 ms PCM16 chunks, each sent as ``input_audio_buffer.append``:
 
-Per run the benchmark takes the wall-clock time and the client process's CPU time (user +
-system; the sender is another process, so this is the client's own cost, and time the client
-spends descheduled by other work on a shared machine counts against neither side). The figures
-are medians over the rounds; the ratios are the medians of the per-round ratios rxrealtime/bare
-(many short rounds, so each pair of runs sees the same machine conditions), printed with the
-range of the middle half of the rounds. The goal (>= 0.80) applies to the CPU-time ratio; the
-wall-clock ratio is printed beside it. Usage::
+* ``bare``: ``await ws.send(orjson.dumps({"type": ..., "audio": base64.b64encode(pcm)
+  .decode()}).decode())``;
+* ``rxrealtime``: ``await session.input_audio_buffer.append(pcm)``.
 
-    python benchmarks/bench_session.py [--events 10000] [--rounds 31] [--per-round]
+The server runs in its own process: to receivers it writes the whole stream (a realistic mix of
+Realtime server events, then a close with 1000) as frames serialised in advance, so it costs
+almost nothing and the client being measured is always the bottleneck; senders' frames it reads
+and drops. Each round runs every contender once, the order rotating from round to round, after
+one discarded warm-up round; a full garbage collection precedes every run. Every run is checked:
+each receiver must see exactly the events (or operator outputs) expected, each sender's frames
+must all arrive.
+
+Per run the benchmark takes the client process's CPU time (user + system; the server is another
+process, and time the client spends descheduled by other work on a shared machine counts
+against nobody) and the wall-clock time. The figures are medians over the rounds; the ratios
+are the medians of the per-round ratios contender/bare as *speed* (bare time / contender time:
+above 1 is faster than the bare loop), with the middle half of the rounds. Usage::
+
+    python benchmarks/bench_session.py [--events 10000] [--appends 2000] [--rounds 31]
+                                       [--per-round] [--no-sdk]
 """
 
 from __future__ import annotations
@@ -37,12 +48,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+import reactivex
 import websockets
+from reactivex.subject import Subject
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.frames import Frame, Opcode
 
 import rxrealtime.session as rs
+from rxrealtime import events as ev
+from rxrealtime import operators as ops
 
+PCM_CHUNK = bytes(range(256)) * 18 + bytes(192)  # 4,800 bytes: 100 ms of 24 kHz PCM16
 Client = Callable[[str, Callable[[object], None]], Awaitable[None]]
 
 
@@ -117,7 +133,29 @@ def event_mix(n: int) -> list[str]:
     return [session_created, *(frames[i % len(frames)] for i in range(n - 1))]
 
 
-# -- the sender ------------------------------------------------------------------------------
+def pipelines() -> list[Callable[[reactivex.Observable[Any]], reactivex.Observable[Any]]]:
+    """The operator pipelines of ``rxrealtime+ops`` (fresh ones: operators are cold)."""
+    return [ops.text_only(), ops.accumulate_deltas(), ops.audio_chunks()]
+
+
+def expected_outputs(frames: list[str]) -> int:
+    """How many values the ``rxrealtime+ops`` pipelines emit for ``frames`` (computed offline,
+    with the same decoder and operators on a plain Subject)."""
+    subject: Subject[ev.ServerEvent] = Subject()
+    count = 0
+
+    def counted(_: object) -> None:
+        nonlocal count
+        count += 1
+
+    for pipe in pipelines():
+        subject.pipe(pipe).subscribe(counted)
+    for frame in frames:
+        subject.on_next(ev.decode(frame))
+    return count
+
+
+# -- the server ------------------------------------------------------------------------------
 
 
 def wire_stream(frames: list[str]) -> bytes:
@@ -125,30 +163,36 @@ def wire_stream(frames: list[str]) -> bytes:
     return b"".join(Frame(Opcode.TEXT, f.encode()).serialize(mask=False) for f in frames)
 
 
-async def _sender(port_out: Callable[[int], None], n: int, stop: asyncio.Event) -> None:
+async def _server(port_out: Callable[[int], None], n: int, stop: asyncio.Event) -> None:
     stream = wire_stream(event_mix(n))
 
     async def handler(ws: ServerConnection) -> None:
+        if ws.request is not None and "/sink" in ws.request.path:
+            received = 0
+            async for _ in ws:  # a sender's frames: read and dropped
+                received += 1
+            return
         # the frames go straight to the socket, bypassing the connection's per-frame send path
         # (nothing else writes meanwhile: no pings, no compression); the close goes through it
         ws.transport.write(stream)
         await ws.close(1000)
 
     async with serve(
-        handler, "127.0.0.1", 0, compression=None, ping_interval=None, close_timeout=60
+        handler, "127.0.0.1", 0, compression=None, ping_interval=None, close_timeout=60,
+        max_size=2**24,
     ) as server:
         port_out(server.sockets[0].getsockname()[1])
         await stop.wait()
 
 
-def _sender_process(queue: Any, n: int) -> None:
+def _server_process(queue: Any, n: int) -> None:
     async def main() -> None:
-        await _sender(queue.put, n, asyncio.Event())  # runs until the process is terminated
+        await _server(queue.put, n, asyncio.Event())  # runs until the process is terminated
 
     asyncio.run(main())
 
 
-# -- the two clients -------------------------------------------------------------------------
+# -- the receivers -----------------------------------------------------------------------------
 
 
 async def bare(url: str, callback: Callable[[object], None]) -> None:
@@ -167,65 +211,153 @@ async def session(url: str, callback: Callable[[object], None]) -> None:
         await done.wait()
 
 
-CLIENTS: dict[str, Client] = {"bare": bare, "rxrealtime": session}
+async def session_ops(url: str, callback: Callable[[object], None]) -> None:
+    """The session with ``text_only``, ``accumulate_deltas`` and ``audio_chunks`` subscribed."""
+    done = asyncio.Event()
+    async with rs.connect(base_url=url) as s:
+        for pipe in pipelines():
+            s.events.pipe(pipe).subscribe(callback)
+        s.events.subscribe(on_completed=done.set)
+        await done.wait()
+
+
+async def sdk(url: str, callback: Callable[[object], None]) -> None:
+    """The official SDK: ``async for event in connection``, until the server closes."""
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="benchmark", websocket_base_url=url)
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        async for event in connection:
+            callback(event)
+
+
+RECEIVERS: dict[str, Client] = {
+    "bare": bare,
+    "rxrealtime": session,
+    "rxrealtime+ops": session_ops,
+    "sdk": sdk,
+}
+
+
+# -- the senders -------------------------------------------------------------------------------
+
+
+async def bare_send(url: str, appends: int) -> None:
+    dumps, b64encode = orjson.dumps, base64.b64encode
+    async with websockets.connect(url, compression=None) as ws:
+        for _ in range(appends):
+            event = {"type": "input_audio_buffer.append", "audio": b64encode(PCM_CHUNK).decode()}
+            await ws.send(dumps(event).decode())
+
+
+async def session_send(url: str, appends: int) -> None:
+    async with rs.connect(base_url=url) as s:
+        append = s.input_audio_buffer.append
+        for _ in range(appends):
+            await append(PCM_CHUNK)
+        assert s.statistics().frames_out == appends
+
+
+SENDERS: dict[str, Callable[[str, int], Awaitable[None]]] = {
+    "bare": bare_send,
+    "rxrealtime": session_send,
+}
 
 
 # -- measuring -------------------------------------------------------------------------------
 
 
-async def _timed(client: Client, url: str, n: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one run; checks every event arrived."""
+async def _timed(run: Callable[[], Awaitable[None]]) -> tuple[float, float]:
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    await run()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+async def _receive(client: Client, url: str, expected: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run; checks every value arrived."""
     count = 0
 
     def callback(_: object) -> None:
         nonlocal count
         count += 1
 
-    gc.collect()
-    wall, cpu = time.perf_counter(), time.process_time()
-    await client(url, callback)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    if count != n:
-        raise RuntimeError(f"{client.__name__} received {count} of {n} events")
-    return wall, cpu
+    times = await _timed(lambda: client(url, callback))
+    if count != expected:
+        raise RuntimeError(f"{client.__name__} received {count} of {expected} values")
+    return times
 
 
-async def collect(url: str, n: int, rounds: int) -> dict[str, dict[str, list[float]]]:
-    """Per-round (wall, cpu) events/s of both clients: ``{"wall"|"cpu": {client: [rates]}}``."""
-    for client in CLIENTS.values():  # warm-up, discarded
-        await _timed(client, url, n)
-    rates: dict[str, dict[str, list[float]]] = {
-        clock: {name: [] for name in CLIENTS} for clock in ("wall", "cpu")
-    }
-    names = list(CLIENTS)
-    for i in range(rounds):
-        for name in names if i % 2 == 0 else names[::-1]:
-            wall, cpu = await _timed(CLIENTS[name], url, n)
-            rates["wall"][name].append(n / wall)
-            rates["cpu"][name].append(n / max(cpu, 1e-9))
-    return rates
+Rates = dict[str, dict[str, list[float]]]
+"""``{"wall"|"cpu": {contender: [seconds per item, one per round]}}``."""
 
 
-def summarise(rates: dict[str, list[float]]) -> dict[str, float]:
-    """Median rates and the median of the per-round ratios rxrealtime/bare."""
-    result = {name: statistics.median(values) for name, values in rates.items()}
-    result["ratio"] = statistics.median(
-        r / b for r, b in zip(rates["rxrealtime"], rates["bare"], strict=True)
-    )
+async def collect(
+    url: str, n: int, appends: int, rounds: int, receivers: list[str]
+) -> tuple[Rates, Rates]:
+    """Per-round seconds per event of every receiver and per append of every sender."""
+    expected = {name: n for name in receivers}
+    if "rxrealtime+ops" in receivers:
+        expected["rxrealtime+ops"] = expected_outputs(event_mix(n))
+    sink = url + "/sink"
+    received: Rates = {clock: {name: [] for name in receivers} for clock in ("wall", "cpu")}
+    sent: Rates = {clock: {name: [] for name in SENDERS} for clock in ("wall", "cpu")}
+    for i in range(rounds + 1):  # the first round is a warm-up, discarded
+        order = receivers[i % len(receivers) :] + receivers[: i % len(receivers)]
+        for name in order:
+            wall, cpu = await _receive(RECEIVERS[name], url, expected[name])
+            if i:
+                received["wall"][name].append(wall / n)
+                received["cpu"][name].append(cpu / n)
+        if appends:
+            for name in list(SENDERS) if i % 2 else list(SENDERS)[::-1]:
+                send = SENDERS[name]
+                wall, cpu = await _timed(lambda send=send: send(sink, appends))  # type: ignore[misc]
+                if i:
+                    sent["wall"][name].append(wall / appends)
+                    sent["cpu"][name].append(cpu / appends)
+    return received, sent
+
+
+def summarise(times: dict[str, list[float]]) -> dict[str, Any]:
+    """Median seconds per item of each contender, and its speed relative to ``bare``: the
+    median over rounds of bare time / contender time (above 1: faster than the bare loop),
+    with the quartiles of those per-round ratios."""
+    result: dict[str, Any] = {}
+    for name, values in times.items():
+        ratios = [b / c for b, c in zip(times["bare"], values, strict=True)]
+        quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
+        result[name] = {
+            "seconds": statistics.median(values),
+            "ratio": statistics.median(ratios),
+            "middle_half": (quartiles[0], quartiles[2]),
+        }
     return result
 
 
-def collect_all(n: int, rounds: int, *, inline: bool = False) -> dict[str, dict[str, list[float]]]:
-    """:func:`collect` against a sender in its own process (``inline``: in this one)."""
+def _has_sdk() -> bool:
+    try:
+        import openai  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def collect_all(
+    n: int, appends: int, rounds: int, *, inline: bool = False, with_sdk: bool = True
+) -> tuple[Rates, Rates]:
+    """:func:`collect` against a server in its own process (``inline``: in this one)."""
+    receivers = [name for name in RECEIVERS if name != "sdk" or (with_sdk and _has_sdk())]
     if inline:
-        return asyncio.run(_inline(n, rounds))
+        return asyncio.run(_inline(n, appends, rounds, receivers))
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    process = ctx.Process(target=_sender_process, args=(queue, n), daemon=True)
+    process = ctx.Process(target=_server_process, args=(queue, n), daemon=True)
     process.start()
     try:
         port = queue.get(timeout=30)
-        return asyncio.run(collect(f"ws://127.0.0.1:{port}/v1", n, rounds))
+        url = f"ws://127.0.0.1:{port}/v1"
+        return asyncio.run(collect(url, n, appends, rounds, receivers))
     finally:
         process.terminate()
         process.join(10)
@@ -233,59 +365,73 @@ def collect_all(n: int, rounds: int, *, inline: bool = False) -> dict[str, dict[
         queue.join_thread()
 
 
-def run(n: int = 10000, rounds: int = 31, *, inline: bool = False) -> dict[str, float]:
-    """The headline figures (CPU time): median events/s of both clients, and the ratio.
-
-    ``inline`` keeps the sender in this process (for smoke tests; its CPU time then counts).
-    """
-    return summarise(collect_all(n, rounds, inline=inline)["cpu"])
-
-
-async def _inline(n: int, rounds: int) -> dict[str, dict[str, list[float]]]:
+async def _inline(n: int, appends: int, rounds: int, receivers: list[str]) -> tuple[Rates, Rates]:
     stop = asyncio.Event()
     port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    sender = asyncio.ensure_future(_sender(port.set_result, n, stop))
+    server = asyncio.ensure_future(_server(port.set_result, n, stop))
     try:
-        return await collect(f"ws://127.0.0.1:{await port}/v1", n, rounds)
+        return await collect(f"ws://127.0.0.1:{await port}/v1", n, appends, rounds, receivers)
     finally:
         stop.set()
-        await sender
+        await server
+
+
+def run(
+    n: int = 10000, rounds: int = 31, *, appends: int = 2000, inline: bool = False,
+    with_sdk: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """The headline figures (CPU time): ``{"receive": summary, "send": summary}`` (see
+    :func:`summarise`). ``inline`` keeps the server in this process (for smoke tests; its CPU
+    time then counts)."""
+    received, sent = collect_all(n, appends, rounds, inline=inline, with_sdk=with_sdk)
+    return {
+        "receive": summarise(received["cpu"]),
+        "send": summarise(sent["cpu"]) if appends else {},
+    }
+
+
+def _load() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=10000, help="events per run")
+    parser.add_argument("--events", type=int, default=10000, help="events per receiving run")
+    parser.add_argument("--appends", type=int, default=2000, help="appends per sending run")
     parser.add_argument("--rounds", type=int, default=31, help="rounds (medians are printed)")
     parser.add_argument("--per-round", action="store_true", help="also print every round")
+    parser.add_argument("--no-sdk", action="store_true", help="leave the official SDK out")
     args = parser.parse_args()
-    rates = collect_all(args.events, args.rounds)
-    if args.per_round:
-        for i in range(args.rounds):
-            line = [f"round {i + 1:>2}:"]
-            for clock in ("cpu", "wall"):
-                bare_us, rx_us = (1e6 / rates[clock][name][i] for name in ("bare", "rxrealtime"))
-                line.append(f"{clock} {bare_us:6.2f} / {rx_us:6.2f} us = {bare_us / rx_us:.2f}")
-            print("   ".join(line))
-    cpu, wall = summarise(rates["cpu"]), summarise(rates["wall"])
-    print(f"events per run: {args.events}, rounds: {args.rounds} (medians; ratios per round)")
-    print(f"{'':24} {'CPU time':>14} {'wall clock':>14}")
-    for name, label in (("bare", "bare websockets+orjson"), ("rxrealtime", "rxrealtime session")):
-        print(f"{label:24} {cpu[name]:>10,.0f} ev/s {wall[name]:>10,.0f} ev/s")
-    for name in ("bare", "rxrealtime"):
-        print(f"{name + ' per event':24} {1e6 / cpu[name]:>11.2f} us {1e6 / wall[name]:>11.2f} us")
-    print(f"{'ratio rxrealtime/bare':24} {cpu['ratio']:>14.2f} {wall['ratio']:>14.2f}"
-          "   (goal: CPU ratio >= 0.80)")
-    if args.rounds >= 4:
-        spread = [
-            statistics.quantiles(
-                (r / b for r, b in zip(rates[clock]["rxrealtime"], rates[clock]["bare"],
-                                       strict=True)),
-                n=4,
+    started = _load()
+    received, sent = collect_all(args.events, args.appends, args.rounds, with_sdk=not args.no_sdk)
+    print(
+        f"{args.events} events and {args.appends} appends per run, {args.rounds} rounds; "
+        f"load average before {started}, after {_load()}"
+    )
+    for title, times, unit in (
+        ("receive: socket -> subscriber", received, "event"),
+        ("send: PCM -> input_audio_buffer.append -> socket", sent, "append"),
+    ):
+        if not times["cpu"] or not next(iter(times["cpu"].values())):
+            continue
+        cpu, wall = summarise(times["cpu"]), summarise(times["wall"])
+        print(f"\n{title} (CPU us per {unit}; speed vs bare = bare time / time, median of rounds)")
+        for name in cpu:
+            low, high = cpu[name]["middle_half"]
+            print(
+                f"  {name:16} {cpu[name]['seconds'] * 1e6:8.2f} us   x{cpu[name]['ratio']:5.2f}"
+                f"  (middle half {low:.2f}-{high:.2f}; wall clock x{wall[name]['ratio']:.2f})"
             )
-            for clock in ("cpu", "wall")
-        ]
-        print(f"{'  middle half of rounds':24} {spread[0][0]:>8.2f}-{spread[0][2]:.2f}"
-              f" {spread[1][0]:>8.2f}-{spread[1][2]:.2f}")
+        if args.per_round:
+            for i in range(args.rounds):
+                line = "   ".join(
+                    f"{name} {times['cpu'][name][i] * 1e6:.2f}" for name in times["cpu"]
+                )
+                print(f"    round {i + 1:>2}: {line}")
 
 
 if __name__ == "__main__":

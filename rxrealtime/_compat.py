@@ -49,6 +49,12 @@ What is relied on, and why:
     what websockets' own ``recv()`` does when a message breaks the protocol (invalid UTF-8 in
     a text frame: 1007; too many fragments: 1009): ``set_connection_exc``, then
     ``protocol.fail`` inside ``send_context()``, then wait until the connection is closed.
+``release_websocket_queue(connection)``
+    replaces ``connection.recv_messages`` (the assembler ``recv()`` reads, with its queue) by a
+    stand-in with nothing in it, for a connection whose messages are delivered elsewhere for
+    good: websockets touches it only in ``recv()``, ``recv_streaming()``, ``process_event``
+    (data frames) and ``connection_lost`` (``close()``); the transport keeps the first three
+    away from it, and ``close()`` of the stand-in does nothing.
 ``websocket_message_limit(protocol)``
     the size limit of a one-frame message, from the protocol's ``max_message_size`` and
     ``max_fragment_size`` (websockets 16+) or ``max_size`` (before): the transport's frame
@@ -78,6 +84,7 @@ __all__ = [
     "direct_on_next",
     "fail_websocket",
     "queue_websocket_frame",
+    "release_websocket_queue",
     "websocket_message_limit",
     "running_loop",
     "subscribe_function",
@@ -122,6 +129,26 @@ async def fail_websocket(
         async with connection.send_context():
             connection.protocol.fail(code, reason)
     await connection.wait_closed()
+
+
+class _NoQueue:
+    """What a connection whose messages are delivered elsewhere has instead of an assembler."""
+
+    __slots__ = ()
+
+    def put(self, frame: WebSocketFrame) -> None:
+        raise RuntimeError("this connection's messages are delivered elsewhere, not queued")
+
+    def close(self) -> None:
+        """Nothing is queued: nothing to end."""
+
+
+_NO_QUEUE: Any = _NoQueue()
+
+
+def release_websocket_queue(connection: WebSocketClientConnection) -> None:
+    """Free ``connection``'s message assembler (see the module docstring)."""
+    connection.recv_messages = _NO_QUEUE
 
 
 def websocket_message_limit(protocol: Any) -> int | None:

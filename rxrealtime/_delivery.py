@@ -51,7 +51,7 @@ import collections
 from collections.abc import Callable
 from typing import Any, Final
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
@@ -59,6 +59,7 @@ from rxrealtime._compat import (
     WebSocketClientConnection,
     fail_websocket,
     queue_websocket_frame,
+    release_websocket_queue,
     websocket_message_limit,
 )
 
@@ -101,6 +102,20 @@ class PushConnection(WebSocketClientConnection):
     callback (see the module docstring). ``recv()`` works as usual when nothing asked for
     delivery."""
 
+    # slots, not the instance dict: websockets' connection already has about 26 attributes, and
+    # past 30 an instance dict stops sharing its keys and takes five times the memory
+    __slots__ = (
+        "_delivery",
+        "_head_tail",
+        "_held",
+        "_held_paused",
+        "_limit",
+        "_partial",
+        "_pull",
+        "_scan",
+        "_sink",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sink: MessageSink | None = None  # set while delivering without a pause
@@ -136,6 +151,9 @@ class PushConnection(WebSocketClientConnection):
         self._head_tail = b""
         super().data_received(data[:cut])  # the protocol reads the response, and only it
         protocol = self.protocol
+        if protocol.state is State.OPEN:
+            # the request's headers carry the credentials: no copy is kept once it is open
+            self.request = None
         if protocol.state is State.OPEN and not protocol.extensions and not self.debug:
             self._scan = _SCANNING
             self._limit = websocket_message_limit(protocol)
@@ -281,6 +299,11 @@ class PushConnection(WebSocketClientConnection):
 
     # -- choosing the reader ---------------------------------------------------------------
 
+    @property
+    def can_deliver(self) -> bool:
+        """Whether :meth:`deliver` would deliver (no other reader was chosen)."""
+        return not self._pull and self._delivery is None
+
     def deliver(self, sink: MessageSink) -> MessageDelivery | None:
         """Deliver every message to ``sink`` from now on. Messages that arrived before are
         delivered first: the delivery then starts paused, and its :meth:`~MessageDelivery.resume`
@@ -290,6 +313,7 @@ class PushConnection(WebSocketClientConnection):
             return None
         delivery = self._delivery = MessageDelivery(self, sink)
         delivery._is_lost = self.state is State.CLOSED  # nothing more will be read
+        release_websocket_queue(self)  # recv() will never read this connection
         held, self._held = self._held, None
         self._held_paused = False  # resume() reads the socket again once they are delivered
         if held:
@@ -300,9 +324,15 @@ class PushConnection(WebSocketClientConnection):
         return delivery
 
     def _use_queue(self) -> None:
-        """``recv()`` was called: from now on frames go to websockets' queue (held ones first)."""
+        """``recv()`` was called: from now on frames go to websockets' queue (held ones first).
+        Raises websockets' ``ConcurrencyError`` when the messages are delivered to a sink."""
         if self._pull:
             return
+        if self._delivery is not None:
+            raise ConcurrencyError(
+                "this connection's messages are delivered to a callback (a session reads "
+                "it): recv() cannot read them"
+            )
         self._pull = True
         held, self._held = self._held, None
         if self._held_paused:
@@ -342,7 +372,7 @@ class MessageDelivery:
     def __init__(self, conn: PushConnection, sink: MessageSink) -> None:
         self._conn = conn
         self._sink = sink
-        self._held: collections.deque[Frame] = collections.deque()
+        self._held: collections.deque[Frame] | None = None  # while paused (created then)
         self._fragments: list[Frame] = []
         self._paused = False
         self._stopped = False  # nothing more is delivered (rejected, sink raised, detached)
@@ -390,12 +420,22 @@ class MessageDelivery:
     async def wait(self) -> None:
         """Return when the reader has something to do: delivery paused, ended or interrupted.
         Raises what the sink raised (delivery has stopped then)."""
-        if not (self._paused or self.ended or self._raised is not None):
+        await self.wake_up()
+        self.raise_failure()
+
+    def wake_up(self) -> asyncio.Future[None]:
+        """What :meth:`wait` awaits, for a reader that keeps no coroutine frame for it: a
+        future that completes when the reader has something to do (already done when it
+        has); then call :meth:`raise_failure`."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
             waiter = self._waiter = self._conn.loop.create_future()
-            try:
-                await waiter
-            finally:
-                self._waiter = None
+            if self._paused or self.ended or self._raised is not None:
+                waiter.set_result(None)
+        return waiter
+
+    def raise_failure(self) -> None:
+        """Raise what the sink raised, once (delivery has stopped then)."""
         raised = self._raised
         if raised is not None:
             self._raised = None
@@ -410,6 +450,8 @@ class MessageDelivery:
         held = self._held
         while held and not self._paused and not self._stopped:
             self._dispatch(held.popleft())
+        if not held:
+            self._held = None  # an idle connection keeps no buffer
         if not self._paused and not self._stopped:
             self._conn._sink = self._sink
             if not self._is_lost:
@@ -437,7 +479,10 @@ class MessageDelivery:
         if self._stopped:
             return
         if self._paused:
-            self._held.append(frame)
+            held = self._held
+            if held is None:
+                held = self._held = collections.deque()
+            held.append(frame)
         else:
             self._dispatch(frame)
 
@@ -480,7 +525,7 @@ class MessageDelivery:
         if not self._stopped:
             self._stopped = True
             self._conn._sink = None
-            self._held.clear()
+            self._held = None
             if self._paused:
                 self._conn.transport.resume_reading()
         self._wake()

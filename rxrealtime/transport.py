@@ -432,6 +432,13 @@ class WebSocketTransport:
         """The underlying websockets connection (for advanced uses: ping, latency)."""
         return self._ws
 
+    @property
+    def can_deliver(self) -> bool:
+        """Whether :meth:`deliver` would deliver (the connection was opened by
+        :func:`open_websocket`, and neither :meth:`recv` nor another delivery reads it)."""
+        ws = self._ws
+        return isinstance(ws, PushConnection) and ws.can_deliver
+
     def deliver(self, sink: MessageSink) -> MessageDelivery | None:
         """Hand every message to ``sink`` from the socket's data callback instead of
         :meth:`recv` (the session's fast receive path; see :mod:`rxrealtime._delivery` for

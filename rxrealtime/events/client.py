@@ -19,7 +19,6 @@ and plain dicts alike. A test holds it against the official SDK's client-event m
 
 from __future__ import annotations
 
-import base64
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ from typing import Any, Final
 
 import attrs
 
+from rxrealtime.audio import b64
 from rxrealtime.events._base import EMPTY, ClientEvent, Model, model, wire_type
 from rxrealtime.events.items import (
     AssistantMessage,
@@ -127,7 +127,7 @@ class ConversationItemCreate(ClientEvent):
     @classmethod
     def user_audio(cls, pcm: bytes, *, event_id: str | None = None) -> ConversationItemCreate:
         """A user message holding ``pcm`` (raw audio in the session's input format)."""
-        part = InputAudio(audio=base64.b64encode(pcm).decode("ascii"))
+        part = InputAudio(audio=b64.encode(pcm))
         return cls(item=UserMessage(content=(part,)), event_id=event_id)
 
     @classmethod
@@ -174,7 +174,7 @@ class InputAudioBufferAppend(ClientEvent):
     @classmethod
     def from_pcm(cls, pcm: bytes, *, event_id: str | None = None) -> InputAudioBufferAppend:
         """Append raw audio bytes (in the session's input format); base64 is done here."""
-        return cls(audio=base64.b64encode(pcm).decode("ascii"), event_id=event_id)
+        return cls(audio=b64.encode(pcm), event_id=event_id)
 
 
 @model

@@ -19,9 +19,12 @@ and the session's own iterators; each buffer holds at most ``maxsize`` values:
     ``await`` until the consumer drains below ``maxsize``, so the socket (then TCP) pushes back
     on the server. A producer that ignores the gate can overfill the buffer up to
     ``2 * maxsize``; past that the buffer fails as with ``"error"``. Producing from a thread
-    with no event loop really blocks that thread until there is room.
+    with no event loop really blocks that thread until there is room. A session's ``close()``
+    stops honouring the gate (a stuck sink cannot hold it), and an ended thread hop stops
+    holding it (see :mod:`rxrealtime.scheduling.threads`).
 ``"drop_oldest"`` / ``"drop_newest"``
-    The oldest queued value (resp. the new one) is discarded and counted in ``dropped``.
+    The oldest queued value (resp. the new one) is discarded and counted in ``dropped``; a
+    thread hop also logs its drops (the first and every 1000th).
 ``"error"``
     The buffer fails: the consumer receives :class:`~rxrealtime.errors.BufferOverflowError`
     after the values already queued, and ``on_next`` raises it to the producer (a session logs

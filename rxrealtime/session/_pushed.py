@@ -1,6 +1,6 @@
 """The fast receive path of a live session: messages pushed from the socket's data callback.
 
-:func:`pump_delivered` is what :class:`~rxrealtime.session.live.RealtimeSession`'s receive task
+:class:`PushedReceiver` is what :class:`~rxrealtime.session.live.RealtimeSession`'s receive task
 runs on a connection opened by :func:`~rxrealtime.transport.open_websocket`. Instead of waking
 up once per frame to ``recv()`` it asks the transport to hand each message over from the
 protocol's data callback (:meth:`~rxrealtime.transport.WebSocketTransport.deliver`), decodes it
@@ -24,6 +24,9 @@ promise of the receive task holds unchanged (``tests/session``, ``tests/reliabil
 * **idle timeout**: when no message arrived for ``idle_timeout`` seconds while delivery was not
   paused, the socket is aborted and ``idle_closed(idle_timeout)`` is returned.
 
+An idle session costs little memory here: the receiver is one slotted object whose bound
+``on_message`` is the sink, and its task waits on one future (no chain of coroutine frames).
+
 What the hub's ``receive`` raises (a bug of ours, or a consumer's ``KeyboardInterrupt``) stops
 delivery and is re-raised here, in the receive task, as on the ``recv()`` path.
 """
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from rxrealtime import events as ev
 from rxrealtime.scheduling import Backpressure
@@ -43,86 +47,127 @@ from rxrealtime.transport import (
     closed_from,
 )
 
-__all__ = ["pump_delivered"]
+__all__ = ["PushedReceiver", "ReceivingSession"]
+
+_decode = ev.decode
+_invalid = ev.InvalidEvent
 
 
-async def pump_delivered(
-    transport: WebSocketTransport,
-    hub: EventHub,
-    loop_gate: Backpressure,
-    *,
-    idle_timeout: float | None,
-    closing: Callable[[], bool],
-    wait_for_room: Callable[[], Awaitable[None]],
-    idle_closed: Callable[[float], TransportClosed],
-) -> TransportClosed | None:
-    """Deliver ``transport``'s messages to ``hub`` until the connection closes; return how it
-    closed. ``None`` (at once, nothing read) when the transport cannot deliver: read it with
-    ``recv()`` instead."""
-    gate = hub.gate
-    receive = hub.receive
-    decode = ev.decode
-    invalid = ev.InvalidEvent
-    clock = asyncio.get_running_loop().time
-    last = clock()  # when the last message arrived (only kept with an idle timeout)
-    delivery: MessageDelivery
+class ReceivingSession(Protocol):
+    """What the receiver needs of its session."""
 
-    def on_message(payload: bytes | bytearray | memoryview, text: bool) -> None:
-        nonlocal last
-        event = decode(payload)  # type: ignore[arg-type]  # orjson reads any bytes-like
-        if event.__class__ is invalid:
+    _hub: EventHub
+    _loop_gate: Backpressure
+    _closing: bool
+    _idle_timeout: float | None
+
+    async def _wait_for_room(self, gate: Backpressure, loop_gate: Backpressure) -> None:
+        """Return when no consumer holds back-pressure, or once the session is closing."""
+
+    def _pump_recv(self, transport: WebSocketTransport) -> Awaitable[TransportClosed]:
+        """The ``recv()`` receive loop (for a transport that cannot deliver)."""
+
+
+class PushedReceiver:
+    """Receives one connection's messages into a session's hub (see the module docstring):
+    ``await PushedReceiver(session, transport, idle_closed).run()`` returns how it closed."""
+
+    __slots__ = (
+        "_delivery",
+        "_gate",
+        "_idle_closed",
+        "_idle_fired",
+        "_last",
+        "_loop",
+        "_loop_gate",
+        "_receive",
+        "_session",
+        "_timer",
+        "_transport",
+    )
+
+    def __init__(
+        self,
+        session: ReceivingSession,
+        transport: WebSocketTransport,
+        idle_closed: Callable[[float], TransportClosed],
+    ) -> None:
+        hub = session._hub
+        self._session = session
+        self._transport = transport
+        self._idle_closed = idle_closed
+        self._receive = hub.receive
+        self._gate = hub.gate
+        self._loop_gate = session._loop_gate
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()  # when the last message arrived (with an idle timeout)
+        self._idle_fired = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._delivery: MessageDelivery | None = None
+
+    def on_message(self, payload: bytes | bytearray | memoryview, text: bool) -> None:
+        """The sink: decode one message and hand it to the hub (the hot path)."""
+        event = _decode(payload)  # type: ignore[arg-type]  # orjson reads any bytes-like
+        if event.__class__ is _invalid:
             frame: str | bytes = bytes(payload)
             if text:
                 try:
                     frame = bytes(payload).decode()
                 except UnicodeDecodeError as exc:
-                    delivery.reject(1007, f"{exc.reason} at position {exc.start}", exc)
+                    assert self._delivery is not None
+                    self._delivery.reject(1007, f"{exc.reason} at position {exc.start}", exc)
                     return
-            receive(frame, decode(frame))
+            self._receive(frame, _decode(frame))
         else:
-            receive(payload, event)
-        if idle_timeout is not None:
-            last = clock()
-        if (gate.holders or loop_gate.holders) and not closing():
-            delivery.pause()
+            self._receive(payload, event)
+        if self._timer is not None:
+            self._last = self._loop.time()
+        if (self._gate.holders or self._loop_gate.holders) and not self._session._closing:
+            assert self._delivery is not None
+            self._delivery.pause()
 
-    found = transport.deliver(on_message)
-    if found is None:
-        return None
-    delivery = found
-    idle_fired = False
-    timer: asyncio.TimerHandle | None = None
+    async def run(self) -> TransportClosed:
+        """Deliver until the connection closes; return how it closed."""
+        session, gate, loop_gate = self._session, self._gate, self._loop_gate
+        if (gate.holders or loop_gate.holders) and not session._closing:
+            await session._wait_for_room(gate, loop_gate)
+        delivery = self._delivery = self._transport.deliver(self.on_message)
+        if delivery is None:  # recv() was used on it already: read it that way
+            return await session._pump_recv(self._transport)
+        idle = session._idle_timeout
+        try:
+            while True:
+                if delivery.paused:
+                    self._stop_timer()
+                    await session._wait_for_room(gate, loop_gate)
+                    self._last = self._loop.time()
+                    delivery.resume()
+                    continue
+                if delivery.ended:
+                    return closed_from(await delivery.closed())
+                if idle is not None and self._timer is None:
+                    self._timer = self._loop.call_at(self._last + idle, self._check_idle)
+                await delivery.wake_up()
+                delivery.raise_failure()
+                if self._idle_fired:
+                    self._transport.abort()
+                    return self._idle_closed(idle or 0.0)
+        finally:
+            self._stop_timer()
+            delivery.detach()
 
-    def check_idle() -> None:
-        nonlocal timer, idle_fired
-        assert idle_timeout is not None
-        due = last + idle_timeout
-        if clock() >= due:
-            timer = None
-            idle_fired = True
-            delivery.interrupt()
+    def _check_idle(self) -> None:
+        idle = self._session._idle_timeout
+        assert idle is not None and self._delivery is not None
+        due = self._last + idle
+        if self._loop.time() >= due:
+            self._timer = None
+            self._idle_fired = True
+            self._delivery.interrupt()
         else:
-            timer = asyncio.get_running_loop().call_at(due, check_idle)
+            self._timer = self._loop.call_at(due, self._check_idle)
 
-    try:
-        while True:
-            if delivery.paused:
-                if timer is not None:
-                    timer.cancel()
-                    timer = None
-                await wait_for_room()
-                last = clock()
-                delivery.resume()
-                continue
-            if delivery.ended:
-                return closed_from(await delivery.closed())
-            if idle_timeout is not None and timer is None:
-                timer = asyncio.get_running_loop().call_at(last + idle_timeout, check_idle)
-            await delivery.wait()
-            if idle_fired:
-                transport.abort()
-                return idle_closed(idle_timeout or 0.0)
-    finally:
-        if timer is not None:
-            timer.cancel()
-        delivery.detach()
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

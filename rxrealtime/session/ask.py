@@ -47,7 +47,6 @@ Guarantees
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import uuid
 import weakref
@@ -59,6 +58,7 @@ import attrs
 from reactivex import abc
 
 from rxrealtime import events as ev
+from rxrealtime.audio import b64
 from rxrealtime.errors import ConnectionClosedOK
 from rxrealtime.operators import (
     RealtimeServerError,
@@ -258,7 +258,7 @@ class _Tracker:
             self._on_delta(event.delta)
         elif isinstance(event, ev.ResponseOutputAudioDelta):
             with contextlib.suppress(ValueError):  # skipped, as the audio operators skip it
-                self._audio += base64.b64decode(event.delta, validate=True)
+                self._audio += b64.decode(event.delta)
 
     def _refusal(self, event: ev.ServerEvent) -> None:
         if isinstance(event, ev.ErrorEvent) and event.error is not None:

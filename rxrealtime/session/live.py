@@ -36,7 +36,7 @@ from rxrealtime.errors import (
     redact,
 )
 from rxrealtime.scheduling import Backpressure, LoopScheduler
-from rxrealtime.session._pushed import pump_delivered
+from rxrealtime.session._pushed import PushedReceiver
 from rxrealtime.session.base import SessionBase
 from rxrealtime.session.hub import DEFAULT_BUFFER_SIZE, PROPAGATED, EventHub, byte_len
 from rxrealtime.session.reconnect import Continuity, Reconnected, ReconnectPolicy
@@ -54,6 +54,11 @@ log = logging.getLogger("rxrealtime")
 
 _QUIET_POLL = 0.05  # seconds between checks for a quiet moment to recycle
 _RECYCLE_RETRY = 5.0  # seconds before retrying a planned reconnect that failed
+
+
+def _outcome_reported(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # marks it retrieved
 
 
 def _wake(room: asyncio.Future[None]) -> None:
@@ -113,10 +118,14 @@ class RealtimeSession(SessionBase):
             hub.observe = self._observe
         self._attempt = 0
         self._reconnecting = False
-        self._swapped = asyncio.Event()  # set (and replaced) whenever the transport changes
+        # set (and dropped) whenever the transport changes; made when a sender first waits
+        self._swapped: asyncio.Event | None = None
         self._recycled_replayed: int | None = None
         self._connected_at = loop.time()
         self._receiver = loop.create_task(self._receive(), name="rxrealtime-receive")
+        # its outcome is always reported through the stream's end (a KeyboardInterrupt or
+        # SystemExit it lets through has already left the loop): never "never retrieved"
+        self._receiver.add_done_callback(_outcome_reported)
         self._recycler: asyncio.Task[None] | None = None
         if reconnect is not None and reconnect.recycle_after is not None:
             self._recycler = loop.create_task(
@@ -176,23 +185,18 @@ class RealtimeSession(SessionBase):
                 log.debug("closing after a receive-loop failure failed", exc_info=True)
         self._finish(terminal)
 
-    async def _pump(self, transport: FrameTransport) -> TransportClosed:
-        """Read ``transport`` until it closes; return how it closed."""
+    def _pump(self, transport: FrameTransport) -> Awaitable[TransportClosed]:
+        """Read ``transport`` until it closes; the awaitable returns how it closed. A
+        connection opened by ``open_websocket`` delivers its messages from the socket's data
+        callback (the fast path: :mod:`rxrealtime.session._pushed`); any other transport is
+        read with ``recv()``."""
+        if isinstance(transport, WebSocketTransport) and transport.can_deliver:
+            return PushedReceiver(self, transport, _IdleClosed).run()
+        return self._pump_recv(transport)
+
+    async def _pump_recv(self, transport: FrameTransport) -> TransportClosed:
+        """Read ``transport`` with ``recv()`` until it closes; return how it closed."""
         gate, loop_gate = self._hub.gate, self._loop_gate
-        if isinstance(transport, WebSocketTransport):  # the fast path: see session._pushed
-            if (gate.holders or loop_gate.holders) and not self._closing:
-                await self._wait_for_room(gate, loop_gate)
-            pushed = await pump_delivered(
-                transport,
-                self._hub,
-                loop_gate,
-                idle_timeout=self._idle_timeout,
-                closing=lambda: self._closing,
-                wait_for_room=functools.partial(self._wait_for_room, gate, loop_gate),
-                idle_closed=_IdleClosed,
-            )
-            if pushed is not None:
-                return pushed
         # read the websockets connection directly when there is one (one coroutine less)
         recv = (
             transport.connection.recv
@@ -316,8 +320,15 @@ class RealtimeSession(SessionBase):
         self._wake_senders()
 
     def _wake_senders(self) -> None:
-        swapped, self._swapped = self._swapped, asyncio.Event()
-        swapped.set()
+        swapped, self._swapped = self._swapped, None
+        if swapped is not None:
+            swapped.set()
+
+    def _swap_event(self) -> asyncio.Event:
+        """What a sender waits on until the transport changes (or the session ends)."""
+        if self._swapped is None:
+            self._swapped = asyncio.Event()
+        return self._swapped
 
     def _emit_reconnected(
         self,
@@ -455,9 +466,9 @@ class RealtimeSession(SessionBase):
         while True:
             if hub.terminal is not None:
                 raise hub.terminal
-            transport, swapped = self._transport, self._swapped
+            transport = self._transport
             if self._reconnecting:
-                await swapped.wait()
+                await self._swap_event().wait()
                 continue
             try:
                 await transport.send(data)
@@ -466,7 +477,7 @@ class RealtimeSession(SessionBase):
                 if not self._may_reconnect(closed):
                     raise self._terminal_for(closed) from None
                 if self._transport is transport and hub.terminal is None:
-                    await swapped.wait()  # the receive task reconnects or ends the session
+                    await self._swap_event().wait()  # the receive task reconnects or ends it
         hub.count_sent(size)
 
     # -- close -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ signature and the fields equal, and the fields marked ``transport`` equal to the
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Protocol
 
@@ -78,7 +78,17 @@ class ConnectOptions:
     reconnect: ReconnectPolicy | None = None
     open_timeout: float | None = None
     idle_timeout: float | None = None
-    recorder: FrameRecorder | None = None
+    recorder: FrameRecorder | Sequence[FrameRecorder] | None = None
+
+    @property
+    def recorders(self) -> tuple[FrameRecorder, ...]:
+        """``recorder`` as a tuple: none, one, or several (each records every connection)."""
+        recorder = self.recorder
+        if recorder is None:
+            return ()
+        if isinstance(recorder, Sequence):
+            return tuple(recorder)
+        return (recorder,)
 
     def connection_config(self, environ: Mapping[str, str] | None = None) -> ConnectionConfig:
         """The URL, headers and websockets options of one connection (no I/O; raises
@@ -99,20 +109,23 @@ class ConnectOptions:
     async def open(self) -> RealtimeSession:
         """Open the connection and start a session on it (the caller closes it)."""
         config = self.connection_config()
-        recorder = self.recorder
-        if recorder is not None:
+        recorders = self.recorders
+        for recorder in recorders:
             recorder.add_secrets(config.secrets)
 
         async def open_recorded() -> FrameTransport:
-            transport = await open_websocket(config)
-            return transport if recorder is None else recorder.wrap(transport)
+            transport: FrameTransport = await open_websocket(config)
+            for recorder in recorders:  # the first recorder given sees frames first
+                transport = recorder.wrap(transport)
+            return transport
 
         return RealtimeSession(
             await open_recorded(),
             buffer_size=self.buffer_size,
             secrets=config.secrets,
             reconnect=self.reconnect,
-            reopen=open_recorded,
+            # kept (with the configuration it holds) only when it will be used
+            reopen=open_recorded if self.reconnect is not None else None,
             idle_timeout=self.idle_timeout,
         )
 
@@ -167,7 +180,7 @@ def connect(
     reconnect: ReconnectPolicy | None = None,
     open_timeout: float | None = None,
     idle_timeout: float | None = None,
-    recorder: FrameRecorder | None = None,
+    recorder: FrameRecorder | Sequence[FrameRecorder] | None = None,
 ) -> Connecting:
     """Open a Realtime session: ``async with rxrealtime.connect(...) as session:``.
 
@@ -192,7 +205,8 @@ def connect(
 
     ``recorder`` (e.g. ``rxrealtime.sinks.Recorder("session.jsonl")``) records every raw frame
     in both directions, as received and as sent, with the connection's secrets masked; with
-    ``reconnect`` each new connection is recorded into the same recorder.
+    ``reconnect`` each new connection is recorded into the same recorder. Several recorders
+    at once are given as a list (e.g. a JSONL ``Recorder`` and a ``RedisPublisher``).
 
     Argument errors raise :class:`~rxrealtime.errors.ConfigurationError` when the result is
     awaited or entered, before any I/O; a refused upgrade raises

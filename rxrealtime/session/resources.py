@@ -21,13 +21,13 @@ sent, the session's :class:`~rxrealtime.errors.ConnectionClosed` once it is clos
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 import orjson
 
 from rxrealtime import events as ev
+from rxrealtime.audio import b64
 from rxrealtime.errors import EventTooLargeError
 from rxrealtime.session.hub import byte_len
 from rxrealtime.validation import (
@@ -140,7 +140,7 @@ class InputAudioBufferResource(_Resource):
         pieces = split_audio(audio) if raw > MAX_AUDIO_APPEND_BYTES else (audio,)
         for piece in pieces:
             if not isinstance(piece, str):
-                piece = base64.b64encode(piece).decode("ascii")
+                piece = b64.encode(piece)
             # Built directly (the hot path of a voice session: many appends per second); the
             # shape is ours, so there is nothing for send()'s validation to find.
             event = {"type": "input_audio_buffer.append", "audio": piece}
@@ -235,46 +235,53 @@ class TypedSenders:
     """``send()`` and the typed helpers, for any session that implements ``_send_frame``
     (and ``send_raw``). Call :meth:`_init_senders` from ``__init__``."""
 
-    _session_resource: SessionResource
-    _response_resource: ResponseResource
-    _conversation_resource: ConversationResource
-    _input_audio_resource: InputAudioBufferResource
-    _output_audio_resource: OutputAudioBufferResource
+    # each made on first use (an idle session keeps none of them)
+    _session_resource: SessionResource | None = None
+    _response_resource: ResponseResource | None = None
+    _conversation_resource: ConversationResource | None = None
+    _input_audio_resource: InputAudioBufferResource | None = None
+    _output_audio_resource: OutputAudioBufferResource | None = None
 
     def _init_senders(self) -> None:
-        self._session_resource = SessionResource(self)
-        self._response_resource = ResponseResource(self)
-        self._conversation_resource = ConversationResource(self)
-        self._input_audio_resource = InputAudioBufferResource(self)
-        self._output_audio_resource = OutputAudioBufferResource(self)
+        """Nothing to do any more: each helper is made on first use."""
 
     @property
     def session(self) -> SessionResource:
         """Typed helper: ``await session.session.update(session={...})`` sends
         ``session.update`` (a dict or an events-layer session configuration)."""
+        if self._session_resource is None:
+            self._session_resource = SessionResource(self)
         return self._session_resource
 
     @property
     def response(self) -> ResponseResource:
         """Typed helpers: ``await session.response.create(response=...)`` and
         ``await session.response.cancel(response_id=...)``."""
+        if self._response_resource is None:
+            self._response_resource = ResponseResource(self)
         return self._response_resource
 
     @property
     def conversation(self) -> ConversationResource:
         """Typed helpers: ``await session.conversation.item.create(item=...)``, and
         ``.delete``, ``.retrieve``, ``.truncate`` of ``conversation.item``."""
+        if self._conversation_resource is None:
+            self._conversation_resource = ConversationResource(self)
         return self._conversation_resource
 
     @property
     def input_audio_buffer(self) -> InputAudioBufferResource:
         """Typed helpers: ``await session.input_audio_buffer.append(pcm)`` (split when too
         large for one event), ``.commit()``, ``.clear()``."""
+        if self._input_audio_resource is None:
+            self._input_audio_resource = InputAudioBufferResource(self)
         return self._input_audio_resource
 
     @property
     def output_audio_buffer(self) -> OutputAudioBufferResource:
         """Typed helper: ``await session.output_audio_buffer.clear()``."""
+        if self._output_audio_resource is None:
+            self._output_audio_resource = OutputAudioBufferResource(self)
         return self._output_audio_resource
 
     async def send(self, event: ev.ClientEvent | Mapping[str, Any]) -> None:

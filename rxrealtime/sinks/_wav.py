@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import logging
 import os
@@ -14,7 +13,7 @@ import attrs
 
 from rxrealtime import events as ev
 from rxrealtime._compat import Observer
-from rxrealtime.audio import PCM16, AudioFormat, g711
+from rxrealtime.audio import PCM16, AudioFormat, b64, g711
 from rxrealtime.operators import OutputFormatTracker
 
 __all__ = ["WavFile", "WavWriter"]
@@ -168,7 +167,7 @@ class WavWriter(Observer[ev.ServerEvent]):
         self._formats.observe(value)
         if isinstance(value, ev.ResponseOutputAudioDelta):
             try:
-                audio = base64.b64decode(value.delta, validate=True)
+                audio = b64.decode(value.delta)
             except (binascii.Error, ValueError, TypeError):
                 self.skipped += 1
                 _log.warning(
