@@ -1,4 +1,4 @@
-"""Decode throughput, events/second: ``rxrealtime.events.decode`` vs the official SDK's parse path.
+"""Decode throughput, events/second: ``rxrealtime.events.decode`` vs ``orjson.loads`` and the SDK.
 
 The frames are one realistic voice turn, repeated: the user speaks (VAD events, the user item,
 its input transcription streamed), then the model answers with 100 ms audio deltas (4,800 PCM
@@ -6,13 +6,18 @@ bytes each, base64 as on the wire) interleaved with transcript deltas, framed by
 content-part and response events and a closing ``rate_limits.updated``. About half the frames
 are audio deltas, a third transcript deltas.
 
-The SDK side is exactly what ``AsyncRealtimeConnection.parse_event`` does:
-``construct_type_unchecked(value=json.loads(data), type_=RealtimeServerEvent)``.
+Three decoders on the same frames (``str``, as a text frame arrives):
 
-Each round decodes the whole list with both, taking turns on blocks of five voice turns
-(alternating which goes first) so both see the same machine conditions, after a warm-up. The
-figures are the medians over the rounds, the ratio the median of the per-round ratios. Time is
-the process's CPU time, so other work on a shared machine does not count against either side.
+* ``rxrealtime``: ``rxrealtime.events.decode`` (typed, immutable events);
+* ``orjson``: bare ``orjson.loads`` (plain dicts): the floor every typed decoder pays, and the
+  baseline of the goal (decode at most 1.3x its cost);
+* ``sdk``: exactly what ``AsyncRealtimeConnection.parse_event`` does:
+  ``construct_type_unchecked(value=json.loads(data), type_=RealtimeServerEvent)``.
+
+Each round decodes the whole list with each, taking turns on blocks of five voice turns (the
+order rotating) so all see the same machine conditions, after a warm-up. The figures are the
+medians over the rounds, the ratios the medians of the per-round ratios. Time is the process's
+CPU time, so other work on a shared machine does not count against either side.
 Usage::
 
     python benchmarks/bench_codec.py [--events 20000] [--rounds 9]
@@ -25,10 +30,13 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from rxrealtime import events as ev
 
@@ -171,36 +179,44 @@ def _cpu_time(decode: Callable[[str], object], frames: list[str]) -> float:
 
 
 def run(n: int = 20_000, rounds: int = 9, block: int = 540) -> dict[str, float | None]:
-    """Median events/s of both decoders over ``rounds`` rounds of ``n`` frames, and the median
-    of the per-round ratios.
+    """Median events/s of each decoder over ``rounds`` rounds of ``n`` frames, and the medians
+    of the per-round ratios: ``ratio`` rxrealtime/SDK speed, ``orjson_ratio`` the cost of
+    ``ev.decode`` over the cost of ``orjson.loads`` (1.0 = as cheap as plain ``orjson``).
 
-    Within a round the two decoders take turns on blocks of ``block`` frames (five voice
-    turns), alternating which goes first, so both see the same machine conditions; a round's
-    rate is its frames over the summed CPU time of its blocks.
+    Within a round the decoders take turns on blocks of ``block`` frames (five voice turns),
+    the order rotating, so all see the same machine conditions; a round's rate is its frames
+    over the summed CPU time of its blocks.
     """
     frames = event_mix(n)
     blocks = [frames[i : i + block] for i in range(0, len(frames), block)]
     sdk = sdk_parser()
-    decoders: list[Callable[[str], object]] = [ev.decode] if sdk is None else [ev.decode, sdk]
+    loads: Callable[[str], object] = orjson.loads
+    decoders: list[Callable[[str], object]] = [ev.decode, loads] + ([sdk] if sdk else [])
     for decode in decoders:  # warm-up (the SDK builds its pydantic caches on first use)
         _cpu_time(decode, blocks[0])
-    ours: list[float] = []
-    theirs: list[float] = []
+    rates: dict[Callable[[str], object], list[float]] = {decode: [] for decode in decoders}
     for _ in range(rounds):
         spent = {decode: 0.0 for decode in decoders}
         for i, chunk in enumerate(blocks):
-            for decode in decoders if i % 2 == 0 else decoders[::-1]:
+            shift = i % len(decoders)
+            for decode in decoders[shift:] + decoders[:shift]:
                 spent[decode] += _cpu_time(decode, chunk)
-        ours.append(n / max(spent[ev.decode], 1e-9))
-        if sdk is not None:
-            theirs.append(n / max(spent[sdk], 1e-9))
-    if not theirs:
-        return {"rxrealtime": statistics.median(ours), "sdk": None, "ratio": None}
-    return {
+        for decode in decoders:
+            rates[decode].append(n / max(spent[decode], 1e-9))
+    ours, plain = rates[ev.decode], rates[loads]
+    result: dict[str, float | None] = {
         "rxrealtime": statistics.median(ours),
-        "sdk": statistics.median(theirs),
-        "ratio": statistics.median(r / b for r, b in zip(ours, theirs, strict=True)),
+        "orjson": statistics.median(plain),
+        "orjson_ratio": statistics.median(p / o for p, o in zip(plain, ours, strict=True)),
+        "sdk": None,
+        "ratio": None,
     }
+    if sdk is not None:
+        result["sdk"] = statistics.median(rates[sdk])
+        result["ratio"] = statistics.median(
+            o / t for o, t in zip(ours, rates[sdk], strict=True)
+        )
+    return result
 
 
 def main() -> None:
@@ -214,8 +230,16 @@ def main() -> None:
         f"voice turn: {len(turn)} frames ({audio} audio deltas of {AUDIO_DELTA_BYTES} PCM bytes); "
         f"{args.events} frames x {args.rounds} rounds"
     )
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     result = run(args.events, args.rounds)
+    if load is not None:
+        print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"rxrealtime ev.decode      {result['rxrealtime']:>12,.0f} events/s (median)")
+    print(f"bare orjson.loads         {result['orjson']:>12,.0f} events/s (median)")
+    print(
+        f"cost ev.decode/orjson     {result['orjson_ratio']:>12.2f}x (median of the per-round "
+        "ratios; goal <= 1.3)"
+    )
     if result["sdk"] is None:
         print("openai SDK parse_event    (openai not installed)")
         return

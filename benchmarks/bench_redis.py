@@ -122,7 +122,7 @@ async def _cpu_rounds(url: str, redis_url: str, n: int, rounds: int) -> dict[str
 def bench_cpu(redis_url: str, n: int, rounds: int) -> dict[str, float]:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    sender = ctx.Process(target=bench_session._sender_process, args=(queue, n), daemon=True)
+    sender = ctx.Process(target=bench_session._server_process, args=(queue, n), daemon=True)
     sender.start()
     try:
         port = queue.get(timeout=30)

@@ -413,7 +413,12 @@ IDLE = {"rxrealtime": _idle_rxrealtime, "bare": _idle_bare, "sdk": _idle_sdk}
 
 
 async def idle_memory(contender: str, address: str, sessions: int) -> float:
-    """Python bytes allocated per idle session (tracemalloc), all of them open at once."""
+    """Python bytes allocated per idle session (tracemalloc), all of them open at once (after
+    one session opened and closed on the same loop, so one-time costs are not counted)."""
+    warm = asyncio.Event()
+    close_first = await IDLE[contender](address, warm)
+    await asyncio.wait_for(warm.wait(), 60)
+    await close_first()
     gc.collect()
     tracemalloc.start()
     try:

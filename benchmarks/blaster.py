@@ -120,7 +120,8 @@ class Connection(asyncio.Protocol):
         self.blaster = blaster
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.open = False
+        self.upgraded = False
+        self.open = False  # no close frame sent yet
         self.streaming = False
         self.next_at = 0.0
         self.index = 0
@@ -137,7 +138,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        if not self.open:
+        if not self.upgraded:
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
@@ -158,7 +159,7 @@ class Connection(asyncio.Protocol):
             b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + _frame(SESSION_CREATED, now)
         )
         self.sent = 1
-        self.open = True
+        self.upgraded = self.open = True
         if not path.startswith(b"/idle"):
             self.streaming = True
             self.next_at = now + 0.05

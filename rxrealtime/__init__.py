@@ -17,9 +17,8 @@ blocked, secrets never shown) are stated in the module docstrings of each layer.
 
 from __future__ import annotations
 
-from rxrealtime._version import __version__
-
 from rxrealtime import audio, errors, events, operators, scheduling, sinks, sources
+from rxrealtime._version import __version__
 from rxrealtime.reconnect import Reconnected, ReconnectPolicy, ResponseInterrupted
 from rxrealtime.replay import Record, ReplaySession, replay, replay_records, replay_session
 from rxrealtime.scheduling import LoopScheduler, observe_on_thread, to_async_iterable

@@ -55,6 +55,13 @@ What is relied on, and why:
     good: websockets touches it only in ``recv()``, ``recv_streaming()``, ``process_event``
     (data frames) and ``connection_lost`` (``close()``); the transport keeps the first three
     away from it, and ``close()`` of the stand-in does nothing.
+``send_websocket_frame(connection, data, text)``
+    what websockets' ``send()`` does for one unfragmented message, without its
+    ``send_context()`` (an async context manager per message): only when nothing can make the
+    send wait or fail first (no fragmented message being sent, ``send_in_progress`` is
+    ``None``; the protocol ``OPEN``; writing not paused, ``paused`` false): ``protocol
+    .send_text``/``send_binary``, ``send_data()``, then ``drain()`` if that write paused
+    writing. Returns False (nothing done) otherwise: then call ``send()``.
 ``websocket_message_limit(protocol)``
     the size limit of a one-frame message, from the protocol's ``max_message_size`` and
     ``max_fragment_size`` (websockets 16+) or ``max_size`` (before): the transport's frame
@@ -75,6 +82,9 @@ from reactivex.scheduler.periodicscheduler import PeriodicScheduler
 from websockets.asyncio.client import ClientConnection as WebSocketClientConnection
 from websockets.exceptions import ConnectionClosed as _WsConnectionClosed
 from websockets.frames import Frame as WebSocketFrame
+from websockets.protocol import State as _WsState
+
+_WS_OPEN = _WsState.OPEN
 
 __all__ = [
     "Observer",
@@ -85,6 +95,7 @@ __all__ = [
     "fail_websocket",
     "queue_websocket_frame",
     "release_websocket_queue",
+    "send_websocket_frame",
     "websocket_message_limit",
     "running_loop",
     "subscribe_function",
@@ -149,6 +160,32 @@ _NO_QUEUE: Any = _NoQueue()
 def release_websocket_queue(connection: WebSocketClientConnection) -> None:
     """Free ``connection``'s message assembler (see the module docstring)."""
     connection.recv_messages = _NO_QUEUE
+
+
+async def send_websocket_frame(
+    connection: WebSocketClientConnection, data: bytes, text: bool
+) -> bool:
+    """Send one unfragmented message now, as ``send()`` would (see the module docstring);
+    False when it cannot be sent this way."""
+    protocol = connection.protocol
+    if (
+        connection.send_in_progress is not None
+        or protocol.state is not _WS_OPEN
+        or _writing_paused(connection)
+    ):
+        return False
+    if text:
+        protocol.send_text(data)
+    else:
+        protocol.send_binary(data)
+    connection.send_data()
+    if _writing_paused(connection):  # this write filled the buffer: wait as send() does
+        await connection.drain()
+    return True
+
+
+def _writing_paused(connection: WebSocketClientConnection) -> bool:
+    return bool(connection.paused)
 
 
 def websocket_message_limit(protocol: Any) -> int | None:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -60,11 +61,13 @@ from rxrealtime._compat import (
     fail_websocket,
     queue_websocket_frame,
     release_websocket_queue,
+    send_websocket_frame,
     websocket_message_limit,
 )
 
 __all__ = [
     "HOLD_LIMIT",
+    "READ_BUFFER_SIZE",
     "MAX_FRAGMENTS",
     "MessageDelivery",
     "MessageSink",
@@ -79,6 +82,9 @@ joined fragmented one."""
 
 MessageSink = Callable[[Payload, bool], object]
 """Called with each complete message: its payload and whether it came in text frames."""
+
+READ_BUFFER_SIZE: Final = 256 * 1024
+"""Bytes one read may take from the socket (asyncio's own read size)."""
 
 HOLD_LIMIT: Final = 16
 """Frames held for a reader not chosen yet before the socket stops being read (websockets'
@@ -97,7 +103,18 @@ _CONT: Final = Opcode.CONT
 _DATA: Final = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 
 
-class PushConnection(WebSocketClientConnection):
+class _ReadBuffer(threading.local):
+    """The buffer every connection of a thread reads the socket into (reads never interleave
+    on one thread: each is copied out before the next begins)."""
+
+    def __init__(self) -> None:
+        self.view = memoryview(bytearray(READ_BUFFER_SIZE))
+
+
+_read_buffer = _ReadBuffer()
+
+
+class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
     """A websockets ``ClientConnection`` whose messages can be delivered from its data
     callback (see the module docstring). ``recv()`` works as usual when nothing asked for
     delivery."""
@@ -129,6 +146,17 @@ class PushConnection(WebSocketClientConnection):
         self._limit: int | None = None  # largest payload of a one-frame message
 
     # -- the hot path: bytes from the socket -------------------------------------------------
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the transport reads the socket into (asyncio's ``BufferedProtocol``): one
+        buffer shared by the thread's connections, so a read allocates nothing but its bytes
+        (a plain ``Protocol`` gets a fresh 256 KiB ``bytes`` per read, most of a small read's
+        cost)."""
+        return _read_buffer.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` were read into the buffer: copy them out and take them in."""
+        self.data_received(_read_buffer.view[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         if self._scan is _SCANNING:
@@ -340,6 +368,19 @@ class PushConnection(WebSocketClientConnection):
             self.transport.resume_reading()  # the queue pauses reading again if it must
         for frame in held or ():
             queue_websocket_frame(self, frame)
+
+    async def send(self, message: Any, *, text: bool | None = None) -> None:
+        """websockets' ``send()``; one ``str`` or ``bytes`` message is written at once when
+        nothing can make it wait (the same frame, the same errors: see
+        :func:`rxrealtime._compat.send_websocket_frame`)."""
+        kind = message.__class__
+        if kind is str:
+            if await send_websocket_frame(self, message.encode(), text is not False):
+                return
+        elif kind is bytes:
+            if await send_websocket_frame(self, message, text is True):
+                return
+        await super().send(message, text=text)
 
     async def recv(self, decode: bool | None = None) -> Any:
         """websockets' ``recv()`` (messages go to this reader from now on)."""

@@ -141,7 +141,9 @@ def test_no_module_imports_another_packages_private_module(module: str) -> None:
     assert not wrong, f"{module} imports private modules of other packages: {wrong}"
 
 
-@pytest.mark.parametrize("module", sorted(m for m in ALL_MODULES if _matches(m, "rxrealtime.server")))
+@pytest.mark.parametrize(
+    "module", sorted(m for m in ALL_MODULES if _matches(m, "rxrealtime.server"))
+)
 def test_the_server_uses_only_pure_client_helpers(module: str) -> None:
     wrong = [
         f"line {line}: {target}"
@@ -155,8 +157,12 @@ def test_the_server_uses_only_pure_client_helpers(module: str) -> None:
 def test_the_checker_sees_a_violation() -> None:
     """The checks above can fail: a made-up upward import and a private reach are caught."""
     assert layer_of("rxrealtime.events.codec") < layer_of("rxrealtime.session")  # type: ignore[operator]
-    assert _is_private_of_other_package("rxrealtime.sinks.wav", "rxrealtime.operators._audio_format")
-    assert not _is_private_of_other_package("rxrealtime.operators", "rxrealtime.operators._text_only")
+    assert _is_private_of_other_package(
+        "rxrealtime.sinks.wav", "rxrealtime.operators._audio_format"
+    )
+    assert not _is_private_of_other_package(
+        "rxrealtime.operators", "rxrealtime.operators._text_only"
+    )
     assert not _is_private_of_other_package(
         "rxrealtime.operators._barge_in", "rxrealtime.operators._core"
     )

@@ -44,7 +44,12 @@ from rxrealtime.sources import (
     by_session,
     redis_group,
 )
-from rxrealtime.sources.redis_layout import DEFAULT_PREFIX, DEFAULT_URL
+from rxrealtime.sources.redis_layout import (
+    DEFAULT_PREFIX,
+    DEFAULT_URL,
+    StreamLayout,
+    open_client,
+)
 
 __all__ = ["FleetMonitor", "MonitorSnapshot", "RecordClock", "add_parser", "main", "run_monitor"]
 
@@ -261,9 +266,12 @@ async def run_monitor(
     until_idle: float | None = None,
     out: TextIO | None = None,
 ) -> MonitorSnapshot:
-    """Show the live view every ``interval`` seconds until ``duration`` has passed, or until
-    nothing arrived for ``until_idle`` seconds after at least one session ended (or forever);
-    return the last snapshot. New groups start with the entries still stored."""
+    """Show the live view every ``interval`` seconds until ``duration`` has passed, or (with
+    ``until_idle``) until the fleet is done: at least one session ended, none is active, the
+    group has delivered and acknowledged every entry stored (asked of Redis, so a monitor
+    that is merely slow -- a loaded machine -- never mistakes its own delay for the end) and
+    nothing new arrived for ``until_idle`` seconds; else forever. Returns the last snapshot.
+    New groups start with the entries still stored."""
     stream = out if out is not None else sys.stdout
     monitor = FleetMonitor(prices)
     failure: list[Exception] = []
@@ -273,6 +281,8 @@ async def run_monitor(
     started = loop.time()
     last_change, last_events = started, -1
     interactive = stream.isatty()
+    checker = open_client(url) if until_idle is not None else None
+    streams = StreamLayout(prefix, shards).shard_streams()
     try:
         while not failure:
             await asyncio.sleep(interval)
@@ -289,12 +299,40 @@ async def run_monitor(
                 break
             idle = until_idle is not None and snapshot.ended and snapshot.active == 0
             if idle and until_idle is not None and now - last_change >= until_idle:
-                break
+                assert checker is not None
+                if await _group_drained(checker, streams, group):
+                    break
     finally:
         subscription.dispose()
+        if checker is not None:
+            await checker.aclose()
     if failure:
         raise failure[0]
     return monitor.snapshot()
+
+
+def _entry_key(entry_id: object) -> tuple[int, int]:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def _group_drained(client: Any, streams: Sequence[str], group: str) -> bool:
+    """Whether ``group`` has been delivered every entry of ``streams`` and acknowledged them
+    all (``XINFO``; works on Redis 6.2 and later). ``False`` when Redis cannot say."""
+    try:
+        for name in streams:
+            info: Any = await client.xinfo_stream(name)
+            groups: Any = await client.xinfo_groups(name)
+            mine = [g for g in groups if g.get("name") in (group, group.encode())]
+            if not mine or int(mine[0].get("pending", 1)):
+                return False
+            delivered = _entry_key(mine[0].get("last-delivered-id", b"0-0"))
+            if delivered < _entry_key(info.get("last-generated-id", b"0-0")):
+                return False
+    except Exception:  # Redis away, no such stream yet: not known to be drained
+        return False
+    return True
 
 
 def _error_sink(report: Callable[[Exception], None]) -> Any:
@@ -339,7 +377,7 @@ def add_parser(commands: Any) -> None:
         "--until-idle",
         type=float,
         metavar="S",
-        help="stop once every session ended and nothing came for S seconds",
+        help="stop once every session ended, the group is drained and nothing came for S s",
     )
 
 

@@ -1,9 +1,10 @@
 """A consumer-group worker process for ``test_redis_group.py``.
 
-``python group_worker.py URL PREFIX GROUP NAME LOG COUNT [DIE_AFTER]``: reads the group with
-``rxrealtime.sources.redis_group`` and appends ``ENTRY SESSION EVENT_ID`` to LOG (flushed) for
-every event its subscriber handles. With DIE_AFTER it kills itself (SIGKILL: no cleanup, no
-acknowledgement) inside the subscriber, right after logging its DIE_AFTER-th event. It prints
+``python group_worker.py URL PREFIX GROUP NAME LOG COUNT CLAIM_IDLE DIE_AFTER``: reads the
+group with ``rxrealtime.sources.redis_group`` (``count=COUNT``, ``claim_idle=CLAIM_IDLE``) and
+appends ``ENTRY SESSION EVENT_ID`` to LOG (flushed) for every event its subscriber handles. With
+DIE_AFTER > 0 it kills itself (SIGKILL: no cleanup, no acknowledgement) inside the subscriber,
+right after logging its DIE_AFTER-th event. It prints
 ``ready`` once subscribed and runs until terminated.
 """
 
@@ -19,26 +20,27 @@ from rxrealtime.sources import SessionEvent, redis_group
 
 
 async def main(argv: list[str], log: TextIO) -> None:
-    url, prefix, group, name, _log_path, count = argv[:6]
-    die_after = int(argv[6]) if len(argv) > 6 else None
+    url, prefix, group, name, _log_path, count, claim_idle, die = argv[:8]
+    die_after = int(die) or None
     handled = 0
-    if True:
 
-        def on_next(item: object) -> None:
-            nonlocal handled
-            if not isinstance(item, SessionEvent):
-                return
-            log.write(f"{item.entry_id} {item.session_id} {item.event.event_id}\n")
-            log.flush()
-            handled += 1
-            if die_after is not None and handled >= die_after:
-                os.kill(os.getpid(), signal.SIGKILL)
+    def on_next(item: object) -> None:
+        nonlocal handled
+        if not isinstance(item, SessionEvent):
+            return
+        log.write(f"{item.entry_id} {item.session_id} {item.event.event_id}\n")
+        log.flush()
+        handled += 1
+        if die_after is not None and handled >= die_after:
+            os.kill(os.getpid(), signal.SIGKILL)
 
-        failed = asyncio.get_running_loop().create_future()
-        source = redis_group(url, group, name, prefix=prefix, count=int(count), claim_idle=1.0)
-        source.subscribe(on_next, failed.set_exception)
-        print("ready", flush=True)
-        await failed
+    failed = asyncio.get_running_loop().create_future()
+    source = redis_group(
+        url, group, name, prefix=prefix, count=int(count), claim_idle=float(claim_idle)
+    )
+    source.subscribe(on_next, failed.set_exception)
+    print("ready", flush=True)
+    await failed
 
 
 if __name__ == "__main__":

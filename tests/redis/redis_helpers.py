@@ -30,7 +30,7 @@ from rxrealtime.sinks import RedisPublisher
 
 KEY = "sk-test-redis-0123456789abcdefghij"
 
-STARTUP_TIMEOUT = 20.0
+STARTUP_TIMEOUT = 60.0
 
 
 def server_binary() -> str:
@@ -60,6 +60,10 @@ def free_port() -> int:
         return port
 
 
+class _PortTaken(Exception):
+    """The server could not bind its port (another process took it after ``free_port``)."""
+
+
 class RedisServer:
     """One ``redis-server`` process; :meth:`stop` and :meth:`start` again keep the port (a
     restart), and ``persist`` keeps the data across it (an append-only file in ``directory``)."""
@@ -69,12 +73,26 @@ class RedisServer:
         self.port = free_port()
         self.persist = persist
         self.process: subprocess.Popen[bytes] | None = None
+        self.started_once = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        """Start the server and wait until it answers ``PING``. The first start moves to
+        another free port if the one chosen was taken meanwhile (another test's server); a
+        restart keeps its port."""
+        for attempt in range(5):
+            try:
+                self._start_once()
+                return
+            except _PortTaken:
+                if self.started_once or attempt == 4:
+                    raise RuntimeError(f"port {self.port} is taken: {self.log_tail()}") from None
+                self.port = free_port()
+
+    def _start_once(self) -> None:
         assert self.process is None
         args = [
             server_binary(),
@@ -93,14 +111,20 @@ class RedisServer:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited: {self.log_tail()}")
+                self.process = None
+                tail = self.log_tail()
+                if "Address already in use" in tail[-500:]:
+                    raise _PortTaken
+                raise RuntimeError(f"redis-server exited: {tail}")
             with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=1
+                ("127.0.0.1", self.port), timeout=5
             ) as connection:
                 connection.sendall(b"PING\r\n")
                 if connection.recv(64).startswith(b"+PONG"):
+                    self.started_once = True
                     return
             time.sleep(0.02)
+        self.stop()
         raise RuntimeError(f"redis-server did not answer within {STARTUP_TIMEOUT} s")
 
     def stop(self) -> None:
@@ -151,7 +175,7 @@ async def run_session(
 
 async def wait_for(
     condition: Callable[[], bool],
-    limit: float = 30.0,
+    limit: float = 60.0,
     refresh: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Poll ``condition`` every 10 ms (awaiting ``refresh`` first, if given) until it holds;

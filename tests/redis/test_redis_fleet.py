@@ -37,6 +37,7 @@ async def test_a_fleet_watched_by_a_monitor(redis_server: RedisServer, prefix: s
     assert snapshot.events == result.published - 3 - 3  # minus the end and session.update
 
 
+@pytest.mark.timeout(600)  # two spawned worker processes: generous on a loaded machine
 def test_run_fleet_spreads_sessions_over_worker_processes(
     redis_server: RedisServer, prefix: str
 ) -> None:
@@ -49,8 +50,10 @@ def test_run_fleet_spreads_sessions_over_worker_processes(
 
     async def watch() -> str:
         out = io.StringIO()
+        # it stops once Redis says the group got (and acknowledged) every entry: the fleet is
+        # over, so that is every session, however slow this process is; duration is a bound
         last = await run_monitor(
-            redis_server.url, prefix=prefix, interval=0.2, until_idle=0.5, duration=30, out=out
+            redis_server.url, prefix=prefix, interval=0.2, until_idle=0.5, duration=300, out=out
         )
         assert last.ended == 4 and last.active == 0
         return out.getvalue()

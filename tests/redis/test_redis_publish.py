@@ -32,7 +32,9 @@ async def test_every_event_in_order_and_replay_equals_live(
 ) -> None:
     async with (
         serve(realtime_audio=False, api_key=KEY) as server,
-        RedisPublisher(redis_server.url, prefix=prefix, session_id="s1") as publisher,
+        RedisPublisher(
+            redis_server.url, prefix=prefix, session_id="s1", close_timeout=120
+        ) as publisher,
     ):
         live = await run_session(server.base_url, publisher, turns=3)
     stats = publisher.statistics()
