@@ -17,53 +17,45 @@ connection :func:`~rxrealtime.transport.open_websocket` opens) does two things i
   or malformed frame the scanner hands everything to the protocol for good. With an extension
   negotiated (compression) or websockets' debug logging on, the protocol reads everything.
 * **it hands each message to a sink** straight from the data callback, synchronously
-  (:meth:`PushConnection.deliver`), instead of queueing it for a task.
+  (:meth:`PushConnection.deliver`), instead of queueing it for a task;
+* **it reads the socket into one buffer per thread** (asyncio's ``BufferedProtocol``) instead
+  of getting a fresh 256 KiB ``bytes`` from every read: at real-time rates most reads carry one
+  small event, and that allocation was most of their cost;
+* **it writes one message at once** when nothing can make the send wait (websockets' frame and
+  errors, without its per-message async context manager: see
+  :func:`rxrealtime._compat.send_websocket_frame`);
+* once open it keeps no copy of its request (its headers carry the credentials).
 
 Each connection serves one kind of reader, chosen by the first one that asks: ``recv()`` (also
 ``async for`` and ``recv_streaming()``: websockets' own queue, exactly as usual) or
 :meth:`PushConnection.deliver`. Messages that arrive before either asks (the server's first
 events can come in the same packet as the handshake) are held, in order, and handed to whichever
 reader comes first; past :data:`HOLD_LIMIT` held frames the socket is no longer read until then,
-as websockets' own queue does.
+as websockets' own queue does. Once a sink reads the connection, ``recv()`` raises websockets'
+``ConcurrencyError`` (two readers), and the queue ``recv()`` would read is freed.
 
-Guarantees of :class:`MessageDelivery` (what the session's receive path builds on):
-
-* **Order, exactly once**: every complete message, and nothing else, is passed to ``sink``
-  once, in the order of the socket, fragmented messages joined. The payload is bytes-like (not
-  copied out of the read buffer more than once); a text payload is *not* yet checked for UTF-8
-  (the sink's JSON parser checks it anyway): a sink that finds it invalid calls
-  :meth:`MessageDelivery.reject`, and the connection fails with ``1007`` as websockets'
-  ``recv()`` would fail it; nothing after it is delivered.
-* **Back-pressure**: :meth:`MessageDelivery.pause` (from inside ``sink``) stops delivery at
-  once and stops reading the socket (``transport.pause_reading()``); messages already read are
-  held, in order, and :meth:`MessageDelivery.resume` delivers them before reading resumes.
-* **The end**: :meth:`MessageDelivery.wait` returns when the reader has something to do (a
-  pause, the end of the connection, a rejection, :meth:`MessageDelivery.interrupt`) and raises
-  what ``sink`` raised (delivery stops there). Once :attr:`MessageDelivery.ended` (the
-  connection is gone and every message before its end was delivered),
-  :meth:`MessageDelivery.closed` says how it closed, as ``recv()`` would have raised it.
+What a delivery guarantees is in :mod:`rxrealtime._messages` (:class:`MessageDelivery`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import threading
-from collections.abc import Callable
+import weakref
 from typing import Any, Final
 
-from websockets.exceptions import ConcurrencyError, ConnectionClosed
+from websockets.exceptions import ConcurrencyError
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from rxrealtime._compat import (
     WebSocketClientConnection,
-    fail_websocket,
     queue_websocket_frame,
     release_websocket_queue,
     send_websocket_frame,
     websocket_message_limit,
 )
+from rxrealtime._messages import MAX_FRAGMENTS, MessageDelivery, MessageSink, Payload
 
 __all__ = [
     "HOLD_LIMIT",
@@ -75,14 +67,6 @@ __all__ = [
     "PushConnection",
 ]
 
-Payload = bytes | bytearray | memoryview
-"""A message as read, bytes-like: for a message of one frame, websockets' frame buffer (a
-``bytearray``) handed over as is, not copied (websockets no longer uses it); ``bytes`` for a
-joined fragmented one."""
-
-MessageSink = Callable[[Payload, bool], object]
-"""Called with each complete message: its payload and whether it came in text frames."""
-
 READ_BUFFER_SIZE: Final = 256 * 1024
 """Bytes one read may take from the socket (asyncio's own read size)."""
 
@@ -90,28 +74,27 @@ HOLD_LIMIT: Final = 16
 """Frames held for a reader not chosen yet before the socket stops being read (websockets'
 own queue pauses at the same number by default)."""
 
-MAX_FRAGMENTS: Final = 4096
-"""Fragments of one message past which the connection fails with 1009 (websockets' limit)."""
-
 _HANDSHAKE: Final = "handshake"  # reading the HTTP response
 _SCANNING: Final = "scanning"  # splitting frames here
 _PASSTHROUGH: Final = "passthrough"  # websockets reads everything
 
 _TEXT: Final = Opcode.TEXT
 _BINARY: Final = Opcode.BINARY
-_CONT: Final = Opcode.CONT
 _DATA: Final = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 
 
-class _ReadBuffer(threading.local):
-    """The buffer every connection of a thread reads the socket into (reads never interleave
-    on one thread: each is copied out before the next begins)."""
-
-    def __init__(self) -> None:
-        self.view = memoryview(bytearray(READ_BUFFER_SIZE))
+_read_buffers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryview] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-_read_buffer = _ReadBuffer()
+def _read_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
+    """The buffer every connection of ``loop`` reads the socket into: reads on one loop never
+    interleave (each is taken in, and what must outlive it copied out, before the next)."""
+    view = _read_buffers.get(loop)
+    if view is None:
+        view = _read_buffers[loop] = memoryview(bytearray(READ_BUFFER_SIZE))
+    return view
 
 
 class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
@@ -122,6 +105,7 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
     # slots, not the instance dict: websockets' connection already has about 26 attributes, and
     # past 30 an instance dict stops sharing its keys and takes five times the memory
     __slots__ = (
+        "_buffer",
         "_delivery",
         "_head_tail",
         "_held",
@@ -144,6 +128,7 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
         self._head_tail = b""  # the last bytes of the handshake response seen so far
         self._partial: bytearray | None = None  # an incomplete frame (scanning only)
         self._limit: int | None = None  # largest payload of a one-frame message
+        self._buffer = _read_buffer(self.loop)
 
     # -- the hot path: bytes from the socket -------------------------------------------------
 
@@ -152,11 +137,15 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
         buffer shared by the thread's connections, so a read allocates nothing but its bytes
         (a plain ``Protocol`` gets a fresh 256 KiB ``bytes`` per read, most of a small read's
         cost)."""
-        return _read_buffer.view
+        return self._buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        """``nbytes`` were read into the buffer: copy them out and take them in."""
-        self.data_received(_read_buffer.view[:nbytes].tobytes())
+        """``nbytes`` were read into the buffer: take them in (the scanner copies out only
+        what must outlive this call: payloads, a partial frame)."""
+        if self._scan is _SCANNING:
+            self._frames_received(self._buffer[:nbytes])
+        else:
+            self.data_received(self._buffer[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         if self._scan is _SCANNING:
@@ -192,18 +181,21 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
             if cut < len(data):
                 super().data_received(data[cut:])
 
-    def _frames_received(self, data: bytes) -> None:
+    def _frames_received(self, data: bytes | memoryview) -> None:
         """Split ``data`` into frames. A complete one-frame text or binary message is handed to
         the sink right here while delivery runs; every other frame (control frames, fragments,
         anything while paused, or before a reader is chosen) goes to websockets' protocol,
         byte for byte and in order, so the protocol is always at a frame boundary. A frame the
         scanner does not accept as is (masked, reserved bits, too big) and everything after it
         go to the protocol, which fails the connection as it always does; so do fragmented
-        messages and close frames (the scanner stops there for good)."""
+        messages and close frames (the scanner stops there for good). ``data`` may be a view
+        of the shared read buffer: whatever outlives this call is copied out of it."""
         partial = self._partial
-        buf: bytes | bytearray
+        buf: bytes | bytearray | memoryview
+        shared = False  # buf is a view of the read buffer: payloads are copied out
         if partial is None:
             buf = data
+            shared = data.__class__ is memoryview
         else:
             partial += data
             buf = partial
@@ -243,8 +235,11 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
                     run = -1
                     sink = self._sink  # the protocol's frames may have paused delivery
                 if sink is not None:
+                    cut = buf[start:stop]
+                    if shared:
+                        cut = cut.tobytes()  # type: ignore[union-attr]  # a view: copy it out
                     try:
-                        sink(buf[start:stop], head1 == 0x81)
+                        sink(cut, head1 == 0x81)
                     except BaseException as exc:
                         assert self._delivery is not None
                         self._delivery._sink_raised(exc)
@@ -266,7 +261,7 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
         else:
             del partial[:pos]
 
-    def _to_protocol(self, buf: bytes | bytearray, start: int, stop: int) -> bool:
+    def _to_protocol(self, buf: bytes | bytearray | memoryview, start: int, stop: int) -> bool:
         """Hand the complete frames ``buf[start:stop]`` to the protocol; False (and everything
         after them handed over too) if the protocol is no longer open after them."""
         super().data_received(bytes(buf[start:stop]))
@@ -275,7 +270,7 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
         self._pass_on(buf, stop)
         return False
 
-    def _pass_on(self, buf: bytes | bytearray, start: int) -> None:
+    def _pass_on(self, buf: bytes | bytearray | memoryview, start: int) -> None:
         """Stop scanning: ``buf[start:]`` and everything after it go to the protocol."""
         self._scan = _PASSTHROUGH
         self._partial = None
@@ -375,12 +370,13 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
         :func:`rxrealtime._compat.send_websocket_frame`)."""
         kind = message.__class__
         if kind is str:
-            if await send_websocket_frame(self, message.encode(), text is not False):
-                return
+            sent = await send_websocket_frame(self, message.encode(), text is not False)
         elif kind is bytes:
-            if await send_websocket_frame(self, message, text is True):
-                return
-        await super().send(message, text=text)
+            sent = await send_websocket_frame(self, message, text is True)
+        else:
+            sent = False
+        if not sent:
+            await super().send(message, text=text)
 
     async def recv(self, decode: bool | None = None) -> Any:
         """websockets' ``recv()`` (messages go to this reader from now on)."""
@@ -391,187 +387,3 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
         """websockets' ``recv_streaming()`` (messages go to this reader from now on)."""
         self._use_queue()
         return super().recv_streaming(decode)
-
-
-class MessageDelivery:
-    """The messages of one :class:`PushConnection`, handed to a sink from its data callback
-    (see the module docstring for the guarantees). Everything runs on the connection's loop."""
-
-    __slots__ = (
-        "_conn",
-        "_fragments",
-        "_held",
-        "_is_lost",
-        "_paused",
-        "_raised",
-        "_rejection",
-        "_sink",
-        "_stopped",
-        "_waiter",
-    )
-
-    def __init__(self, conn: PushConnection, sink: MessageSink) -> None:
-        self._conn = conn
-        self._sink = sink
-        self._held: collections.deque[Frame] | None = None  # while paused (created then)
-        self._fragments: list[Frame] = []
-        self._paused = False
-        self._stopped = False  # nothing more is delivered (rejected, sink raised, detached)
-        self._is_lost = False
-        self._raised: BaseException | None = None
-        self._rejection: tuple[int, str, BaseException] | None = None
-        self._waiter: asyncio.Future[None] | None = None
-
-    # -- for the sink --------------------------------------------------------------------------
-
-    def pause(self) -> None:
-        """Deliver nothing more until :meth:`resume`; hold what was read already and stop
-        reading the socket. Wakes :meth:`wait`."""
-        if self._paused or self._stopped:
-            return
-        self._paused = True
-        self._conn._sink = None
-        self._conn.transport.pause_reading()
-        self._wake()
-
-    def reject(self, code: int, reason: str, cause: BaseException) -> None:
-        """The message being delivered breaks the protocol (e.g. a text payload that is not
-        UTF-8): deliver nothing more; :meth:`closed` fails the connection with ``code``."""
-        if self._rejection is None:
-            self._rejection = (code, reason, cause)
-        self._stop()
-
-    def interrupt(self) -> None:
-        """Make a pending :meth:`wait` return now (e.g. the reader's timer fired)."""
-        self._wake()
-
-    # -- for the reader ------------------------------------------------------------------------
-
-    @property
-    def paused(self) -> bool:
-        """Whether delivery is paused (call :meth:`resume` when there is room again)."""
-        return self._paused and not self._stopped
-
-    @property
-    def ended(self) -> bool:
-        """Whether nothing more will be delivered: the connection is gone and every message
-        before its end was delivered, or a message was rejected."""
-        return self._rejection is not None or (self._is_lost and not self._paused)
-
-    async def wait(self) -> None:
-        """Return when the reader has something to do: delivery paused, ended or interrupted.
-        Raises what the sink raised (delivery has stopped then)."""
-        await self.wake_up()
-        self.raise_failure()
-
-    def wake_up(self) -> asyncio.Future[None]:
-        """What :meth:`wait` awaits, for a reader that keeps no coroutine frame for it: a
-        future that completes when the reader has something to do (already done when it
-        has); then call :meth:`raise_failure`."""
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            waiter = self._waiter = self._conn.loop.create_future()
-            if self._paused or self.ended or self._raised is not None:
-                waiter.set_result(None)
-        return waiter
-
-    def raise_failure(self) -> None:
-        """Raise what the sink raised, once (delivery has stopped then)."""
-        raised = self._raised
-        if raised is not None:
-            self._raised = None
-            raise raised
-
-    def resume(self) -> None:
-        """Deliver the held messages (in order, until the sink pauses again), then read the
-        socket again."""
-        if not self._paused or self._stopped:
-            return
-        self._paused = False
-        held = self._held
-        while held and not self._paused and not self._stopped:
-            self._dispatch(held.popleft())
-        if not held:
-            self._held = None  # an idle connection keeps no buffer
-        if not self._paused and not self._stopped:
-            self._conn._sink = self._sink
-            if not self._is_lost:
-                self._conn.transport.resume_reading()
-
-    async def closed(self) -> ConnectionClosed:
-        """Once :attr:`ended`: fail the connection if a message was rejected, wait until it is
-        closed, and return how it closed (websockets' close exception, as ``recv()`` would
-        raise it)."""
-        rejection = self._rejection
-        if rejection is not None:
-            code, reason, cause = rejection
-            await fail_websocket(self._conn, code, reason, cause)
-        else:
-            await self._conn.wait_closed()
-        return self._conn.protocol.close_exc
-
-    def detach(self) -> None:
-        """Stop delivering for good (the reader is gone); later frames are dropped."""
-        self._stop()
-
-    # -- for the connection --------------------------------------------------------------------
-
-    def _frame(self, frame: Frame) -> None:
-        if self._stopped:
-            return
-        if self._paused:
-            held = self._held
-            if held is None:
-                held = self._held = collections.deque()
-            held.append(frame)
-        else:
-            self._dispatch(frame)
-
-    def _dispatch(self, frame: Frame) -> None:
-        opcode = frame.opcode
-        if opcode is _CONT or not frame.fin:
-            fragments = self._fragments
-            if opcode is not _CONT:
-                fragments.clear()
-            fragments.append(frame)
-            if len(fragments) > MAX_FRAGMENTS:
-                fragments.clear()
-                self.reject(1009, "too many fragments", RuntimeError("too many fragments"))
-                return
-            if not frame.fin:
-                return
-            text = fragments[0].opcode is _TEXT
-            payload: Payload = b"".join(fragment.data for fragment in fragments)
-            fragments.clear()
-        else:
-            text = opcode is _TEXT
-            payload = frame.data
-        try:
-            self._sink(payload, text)
-        except BaseException as exc:
-            self._sink_raised(exc)
-
-    def _sink_raised(self, exc: BaseException) -> None:
-        if self._raised is None:
-            self._raised = exc
-        self._stop()
-        self._wake()
-
-    def _lost(self) -> None:
-        self._is_lost = True
-        self._wake()
-
-    def _stop(self) -> None:
-        # the socket is still read (the closing handshake needs it); frames are dropped
-        if not self._stopped:
-            self._stopped = True
-            self._conn._sink = None
-            self._held = None
-            if self._paused:
-                self._conn.transport.resume_reading()
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)

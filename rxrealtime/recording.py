@@ -82,6 +82,7 @@ __all__ = [
     "JSON_READ_DEPTH",
     "JSON_WRITE_DEPTH",
     "Direction",
+    "FrameEncoder",
     "Record",
     "encode_line",
     "end_record",
@@ -89,6 +90,7 @@ __all__ = [
     "header_record",
     "is_header",
     "json_text",
+    "micro",
     "parse_line",
     "read_records",
     "reconnect_record",
@@ -132,9 +134,23 @@ class Record:
     line: int = 0
     """1-based line number in the file."""
     fields: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    parsed: Any = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    """The ``"event"`` object as :func:`parse_line` parsed it (``None`` otherwise), so that
+    :meth:`decode` need not parse ``frame`` again; not part of equality."""
 
     def decode(self) -> ev.ServerEvent:
-        """The server event this frame decodes to (``ev.decode``; never raises)."""
+        """The server event this frame decodes to: ``ev.decode(frame)``, never raises.
+
+        For an ``"event"`` record the already parsed object is structured directly
+        (``ev.from_dict``), which gives the same event without parsing the JSON a second time;
+        an event that does not hold (an ``InvalidEvent``) is decoded from ``frame``, so its
+        ``raw`` is the frame's text exactly as ``ev.decode`` would give it.
+        """
+        parsed = self.parsed
+        if parsed is not None and parsed.__class__ is dict:
+            event = ev.from_dict(parsed)
+            if event.__class__ is not ev.InvalidEvent:
+                return event
         return ev.decode(self.frame)
 
 
@@ -181,16 +197,23 @@ def wire_field(frame: object) -> tuple[str, Any]:
     raise TypeError(f"cannot record a {type(frame).__name__}; expected an event, dict or frame")
 
 
+def micro(t: float) -> float:
+    """``t`` rounded to the microsecond, as every record's ``"t"`` is (one rule for every
+    writer; cheaper than ``round(t, 6)``, equal to it but in the last bit of rare halfway
+    cases)."""
+    return round(t * 1e6) / 1e6
+
+
 def frame_record(direction: Direction, frame: object, *, t: float, ts: float) -> dict[str, Any]:
     """The record object for one frame (see :func:`wire_field` for what ``frame`` may be)."""
     field, value = wire_field(frame)
-    return {"t": round(t, 6), "ts": ts, "dir": direction, field: value}
+    return {"t": micro(t), "ts": ts, "dir": direction, field: value}
 
 
 def end_record(reason: str, error: str | None, *, t: float, ts: float) -> dict[str, Any]:
     """The ``"end"`` record: ``reason`` is ``"completed"``, ``"error"``, ``"closed"`` or
     ``"interrupted"``."""
-    return {"t": round(t, 6), "ts": ts, "dir": "end", "reason": reason, "error": error}
+    return {"t": micro(t), "ts": ts, "dir": "end", "reason": reason, "error": error}
 
 
 def reconnect_record(
@@ -203,7 +226,7 @@ def reconnect_record(
 ) -> dict[str, Any]:
     """The ``"reconnect"`` record that starts connection number ``connection`` (2, 3, …)."""
     return {
-        "t": round(t, 6),
+        "t": micro(t),
         "ts": ts,
         "dir": "reconnect",
         "connection": connection,
@@ -238,6 +261,115 @@ def encode_line(record: Mapping[str, Any], secrets: Iterable[str | None]) -> byt
         return json.dumps(line, ensure_ascii=False).encode("utf-8", "backslashreplace") + b"\n"
     except Exception as error:
         return _unrecordable(record, error)
+
+
+_KEYWORDS = (b"bearer", b"authorization", b"api_key", b"api-key", b"apikey")
+"""Lower-case text whose presence sends a frame to the slow path: a ``Bearer`` value and every
+key :func:`~rxrealtime.masking.is_secret_key` names contain one of these."""
+
+_TEMPLATES = {
+    "in": b'{"t":%b,"ts":%b,"dir":"in","event":%b}\n',
+    "out": b'{"t":%b,"ts":%b,"dir":"out","event":%b}\n',
+}
+
+_UNSAFE_IN_SECRET = frozenset('"\\/') | frozenset(chr(code) for code in range(0x20))
+"""Characters JSON text may escape (or writes as ``\\/``): a secret holding one might not
+appear verbatim in a frame's text, so the text search of the fast path cannot be trusted."""
+
+
+class FrameEncoder:
+    """The record line of each frame -- the one encoder of frame records for every writer that
+    records many frames (the Redis publisher; any recorder).
+
+    :meth:`line` returns what ``encode_line(frame_record(direction, frame, t=t, ts=ts),
+    secrets)`` writes -- the same JSON value, scrubbed identically -- and, for most frames,
+    builds it around the frame's own text instead of parsing it and writing it again. It does
+    so only when that is provably the same record (every rule is checked on the text):
+
+    * the frame is text (``str``, or UTF-8 bytes) that is valid JSON (``valid=True`` says the
+      caller knows: ``ev.decode`` of this very text gave an event, not an ``InvalidEvent``;
+      otherwise ``orjson`` checks it);
+    * it cannot be nested deeper than :data:`JSON_WRITE_DEPTH` - 1 levels (the record adds
+      one): it is shorter than twice the limit, or holds fewer ``[``/``{`` than the limit;
+    * it has no line break (the record stays one line) and no ``\\u`` or ``\\/`` escape (an
+      escaped secret or key would escape a text search);
+    * no secret occurs in it, no secret holds a character JSON may escape, and nothing in it
+      lower-cased contains ``bearer``, ``authorization``, ``api_key``, ``api-key`` or
+      ``apikey`` (what :func:`~rxrealtime.masking.scrub` masks whole).
+
+    Anything else goes through :func:`frame_record` and :func:`encode_line` (whose fallback
+    rules cover any depth and content). Never raises on content; ``TypeError`` for a value that
+    is not a frame, event or dict, as :func:`wire_field`.
+    """
+
+    __slots__ = ("_fast", "_needles", "_secrets")
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self._secrets: tuple[str, ...] = ()
+        self._needles: tuple[bytes, ...] = ()
+        self._fast = True
+        self.secrets = tuple(secret for secret in secrets if secret)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What is masked, longest first."""
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, secrets: Iterable[str | None]) -> None:
+        ordered = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        self._secrets = ordered
+        self._needles = tuple(secret.encode("utf-8", "surrogatepass") for secret in ordered)
+        self._fast = not any(_UNSAFE_IN_SECRET.intersection(secret) for secret in ordered)
+
+    def line(
+        self, direction: Direction, frame: object, *, t: float, ts: float, valid: bool = False
+    ) -> bytes:
+        """The record line of one frame (see the class for the rules)."""
+        template = _TEMPLATES.get(direction)
+        kind = frame.__class__
+        if template is not None and self._fast and kind in (str, bytes, bytearray, memoryview):
+            data = self._fast_text(frame, valid)  # type: ignore[arg-type]
+            if data is not None:
+                return template % (orjson.dumps(micro(t)), orjson.dumps(ts), data)
+        return encode_line(frame_record(direction, frame, t=t, ts=ts), self._secrets)
+
+    def _fast_text(self, frame: str | bytes | bytearray | memoryview, valid: bool) -> bytes | None:
+        """The frame's bytes when the fast path provably applies, else ``None``."""
+        if frame.__class__ is str:
+            try:
+                data = frame.encode()  # type: ignore[union-attr]
+            except UnicodeEncodeError:  # a lone surrogate: not text JSON can carry
+                return None
+        else:
+            data = bytes(frame)
+        size = len(data)
+        if size >= 2 * JSON_WRITE_DEPTH and data.count(b"{") + data.count(b"[") >= JSON_WRITE_DEPTH:
+            return None
+        if b"\n" in data or b"\r" in data or b"\\u" in data or b"\\/" in data:
+            return None
+        for needle in self._needles:
+            if needle in data:
+                return None
+        if data.isascii():
+            lowered = data.lower()
+            for keyword in _KEYWORDS:
+                if keyword in lowered:
+                    return None
+        else:
+            try:
+                text = data.decode().lower()
+            except UnicodeDecodeError:
+                return None
+            for keyword in _KEYWORDS:
+                if keyword.decode() in text:
+                    return None
+        if not valid:
+            try:
+                orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return None
+        return data
 
 
 def _unrecordable(record: Mapping[str, Any], error: Exception) -> bytes:
@@ -328,11 +460,13 @@ def parse_line(raw: bytes | str, number: int = 0) -> Record | None:
     if not isinstance(direction, str):
         return Record("in", text, line=number)  # a plain server event
     frame: str | bytes = text
+    parsed: Any = None
     if "event" in value:
+        parsed = value["event"]
         try:
-            frame = orjson.dumps(value["event"]).decode()
+            frame = orjson.dumps(parsed).decode()
         except TypeError:  # deeper than the writer takes (or an int over 64 bits)
-            frame = json_text(value["event"])
+            frame = json_text(parsed)
     elif isinstance(value.get("raw"), str):
         frame = value["raw"]
     elif isinstance(value.get("raw_base64"), str):
@@ -341,7 +475,13 @@ def parse_line(raw: bytes | str, number: int = 0) -> Record | None:
         except (binascii.Error, ValueError):
             frame = text
     return Record(
-        direction, frame, _number(value.get("t")), _number(value.get("ts")), number, value
+        direction,
+        frame,
+        _number(value.get("t")),
+        _number(value.get("ts")),
+        number,
+        value,
+        parsed=parsed,
     )
 
 

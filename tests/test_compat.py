@@ -274,3 +274,39 @@ def test_message_limit_follows_max_size() -> None:
     assert _compat.websocket_message_limit(ClientProtocol(uri, max_size=None)) is None
     split = ClientProtocol(uri, max_size=(8192, 1024))  # (message, fragment) since websockets 16
     assert _compat.websocket_message_limit(split) == 1024
+
+
+async def test_a_frame_sent_now_is_what_send_sends_in_order() -> None:
+    got: list[str | bytes] = []
+
+    async def handler(ws: Any) -> None:
+        async for message in ws:
+            got.append(message)
+
+    server, client = await _with_server(handler, _compat.WebSocketClientConnection)
+    try:
+        assert await _compat.send_websocket_frame(client, b'{"a":1}', True)
+        await client.send("two")
+        assert await _compat.send_websocket_frame(client, b"\x00three", False)
+        big = b"x" * (1 << 20)  # over the write buffer's limit: the send drains, as send() does
+        assert await _compat.send_websocket_frame(client, big, True)
+        await client.close()
+        assert not await _compat.send_websocket_frame(client, b"late", True)  # closed: no-op
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert got == ['{"a":1}', "two", b"\x00three", big.decode()]
+
+
+async def test_a_released_queue_leaves_a_connection_that_closes_cleanly() -> None:
+    async def handler(ws: Any) -> None:
+        await ws.wait_closed()
+
+    server, client = await _with_server(handler, _compat.WebSocketClientConnection)
+    try:
+        _compat.release_websocket_queue(client)
+        await client.close()  # connection_lost closes the stand-in: nothing to end
+        assert client.close_code == 1000
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("events", ("rxrealtime.events", "rxrealtime.validation")),
     ("operators", ("rxrealtime.operators",)),
     ("scheduling", ("rxrealtime.scheduling",)),
-    ("transport", ("rxrealtime.transport", "rxrealtime._delivery")),
+    ("transport", ("rxrealtime.transport", "rxrealtime._delivery", "rxrealtime._messages")),
     ("recording", ("rxrealtime.recording",)),
     ("session", ("rxrealtime.session", "rxrealtime.reconnect")),
     ("sources", ("rxrealtime.replay", "rxrealtime.sources")),

@@ -231,9 +231,10 @@ class EventHub:
         """One frame from the peer and the event it decodes to: count it, then deliver it to
         every consumer (or keep it in the backlog). The hot path of every session."""
         self._frames_in += 1
-        self._bytes_in += (
-            len(frame) if frame.__class__ is str and frame.isascii() else byte_len(frame)
-        )
+        if frame.__class__ is not str:  # bytes-like: what the fast receive path hands over
+            self._bytes_in += len(frame)
+        else:
+            self._bytes_in += len(frame) if frame.isascii() else byte_len(frame)
         kind = type(event)
         if kind is ev.ErrorEvent:
             self._errors += 1

@@ -1,118 +1,173 @@
-"""Frames to record lines for the Redis publisher: sans-I/O, one call per frame.
+"""Frames to record lines for the Redis publisher: sans-I/O, in two steps.
 
-Every line is a record of :mod:`rxrealtime.recording` (``{"t", "ts", "dir", "event" | "raw" |
-"raw_base64"}``), scrubbed as that format requires. Most frames take a fast path that builds
-the line around the frame's own JSON text, without parsing it into Python objects and dumping it
-again; it is taken only when the result is provably what :func:`rxrealtime.recording
-.encode_line` would write for the same record (the same JSON value, scrubbed identically):
-
-* the frame is text that starts with ``{"type":"`` and is valid JSON (``orjson`` checks it);
-* it has no line break (the line must stay one line) and no ``\\u`` escape (an escaped
-  secret would not be found by a text search);
-* no secret occurs in it, and nothing that looks like a credential or a credential's key
-  (``bearer``, ``authorization``, ``api_key``/``api-key``/``apikey``, any case).
-
-Everything else -- binary frames, invalid JSON, decoded events, the audio and ``session.*``
-events this encoder inspects -- goes through ``recording.frame_record`` and
-``recording.encode_line``.
+1. :meth:`RecordEncoder.admit`, when a frame is recorded (in order, on the session's path):
+   decides from the frame's type alone whether it is published -- audio deltas are left out
+   unless ``include_audio`` (counted in :attr:`RecordEncoder.omitted`), except the first audio
+   delta of each response, kept with its ``delta`` emptied -- and flags what the second step
+   must know.
+2. :meth:`RecordEncoder.line`, later and in batches (off the receive path when the load
+   allows): the record line, built by :class:`rxrealtime.recording.FrameEncoder` -- the one
+   encoder of frame records, whose fast path writes exactly what
+   :func:`rxrealtime.recording.encode_line` writes and falls back to it for anything it cannot
+   prove (any depth, any content, secrets). The model named by a received ``session.*`` event
+   is learnt here (:attr:`RecordEncoder.model`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any, Final
 
 import orjson
 
-from rxrealtime.recording import encode_line, end_record, frame_record
+from rxrealtime import events as ev
+from rxrealtime.recording import (
+    FrameEncoder,
+    encode_line,
+    end_record,
+    frame_record,
+    reconnect_record,
+)
 
-__all__ = ["RecordEncoder"]
+__all__ = ["KEEP", "MARKER", "OMIT", "SESSION", "VALID", "RecordEncoder", "kind_of"]
 
 log = logging.getLogger("rxrealtime.redis")
 
 AUDIO_IN = frozenset({"response.output_audio.delta", "response.audio.delta"})
 AUDIO_OUT = frozenset({"input_audio_buffer.append"})
-_IN = b'{"t":%r,"ts":%r,"dir":"in","event":%b}\n'
-_OUT = b'{"t":%r,"ts":%r,"dir":"out","event":%b}\n'
+
+OMIT: Final = -1
+""":meth:`RecordEncoder.admit`: leave the frame out."""
+KEEP: Final = 0
+"""Publish the frame as it is."""
+VALID: Final = 1
+"""Flag: the frame is JSON text that decoded to an event (no need to check it again)."""
+MARKER: Final = 2
+"""Flag: publish it with its ``delta`` emptied (a response's first audio delta)."""
+SESSION: Final = 4
+"""Flag: a ``session.*`` event (parsed when encoded, to learn the model)."""
+
+_PREFIX = '{"type":"'
+_PREFIX_B = b'{"type":"'
+
+
+def kind_of(frame: object) -> str | None:
+    """The ``type`` of a frame (text or bytes that start with ``{"type":"``, a decoded event, a
+    mapping), cheaply; ``None`` when it does not say (parsed later, if at all)."""
+    cls = frame.__class__
+    if cls is str:
+        text: str = frame  # type: ignore[assignment]
+        if text.startswith(_PREFIX):
+            end = text.find('"', 9)
+            return text[9:end] if end > 0 else None
+        return None
+    if cls is bytes or cls is bytearray or cls is memoryview:
+        data = bytes(frame) if cls is memoryview else frame  # type: ignore[call-overload]
+        if data.startswith(_PREFIX_B):
+            end = data.find(b'"', 9)
+            if end > 0:
+                try:
+                    return bytes(data[9:end]).decode()
+                except UnicodeDecodeError:
+                    return None
+        return None
+    if isinstance(frame, ev.ServerEvent | ev.ClientEvent):
+        kind = getattr(frame, "type", None)
+        return kind if isinstance(kind, str) else None
+    if isinstance(frame, Mapping):
+        kind = frame.get("type")
+        return kind if isinstance(kind, str) else None
+    return None
+
+
+def _parsed_kind(frame: object) -> str | None:
+    """The ``type`` of a text frame whose type is not first (rare): parsed."""
+    try:
+        value = orjson.loads(frame)  # type: ignore[arg-type]
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 class RecordEncoder:
-    """Turns one session's frames into record lines.
+    """One session's frames to record lines (see the module)."""
 
-    ``include_audio=False`` leaves audio deltas out (counted in :attr:`omitted`) except the
-    first audio delta after each ``response.created``, kept with ``delta`` emptied. The model
-    named by a received ``session.*`` event is kept in :attr:`model`.
-    """
+    __slots__ = ("_frames", "_marker_due", "include_audio", "model", "omitted", "started_at")
 
     def __init__(self, started_at: float, include_audio: bool, secrets: tuple[str, ...]) -> None:
         self.started_at = started_at
         self.include_audio = include_audio
-        self.secrets = secrets
+        self._frames = FrameEncoder(secrets)
         self.model: str | None = None
         self.omitted = 0
         self._marker_due = True
 
-    def end(self, ts: float, reason: str, error: str | None) -> bytes:
-        """The ``"end"`` record's line."""
-        record = end_record(reason, error, t=ts - self.started_at, ts=ts)
-        return encode_line(record, self.secrets)
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._frames.secrets
 
-    def line(self, ts: float, direction: str, frame: object) -> bytes | None:
-        """The record line for one frame, or ``None`` when it is left out."""
-        if frame.__class__ is str:
-            text: str = frame  # type: ignore[assignment,unused-ignore]
-            if text.startswith('{"type":"'):
-                kind = text[9 : text.find('"', 9)]
-                if not self.include_audio and (kind in AUDIO_IN or kind in AUDIO_OUT):
-                    if kind in AUDIO_OUT or not self._marker_due:
-                        self.omitted += 1  # left out unparsed: audio is most of the bytes
-                        return None
-                    return self._slow(ts, direction, frame)
-                if kind.startswith("session."):
-                    return self._slow(ts, direction, frame)
-                if kind == "response.created":
-                    self._marker_due = True
-                if "\\u" not in text and "\n" not in text and "\r" not in text:
-                    for secret in self.secrets:
-                        if secret in text:
-                            return self._slow(ts, direction, frame)
-                    lowered = text.lower()
-                    if (
-                        "bearer" in lowered
-                        or "authorization" in lowered
-                        or "api_key" in lowered
-                        or "api-key" in lowered
-                        or "apikey" in lowered
-                    ):
-                        return self._slow(ts, direction, frame)
-                    data = text.encode()
-                    try:
-                        orjson.loads(data)
-                    except orjson.JSONDecodeError:
-                        return self._slow(ts, direction, frame)
-                    template = _IN if direction == "in" else _OUT
-                    return template % (round(ts - self.started_at, 6), ts, data)
-        return self._slow(ts, direction, frame)
+    @secrets.setter
+    def secrets(self, secrets: tuple[str, ...]) -> None:
+        self._frames.secrets = secrets
 
-    def _slow(self, ts: float, direction: str, frame: object) -> bytes | None:
-        """The record through :mod:`rxrealtime.recording` (parse, scrub, serialise)."""
+    def admit(self, direction: str, kind: str | None, frame: object) -> int:
+        """Whether (and how) a frame of type ``kind`` is published: :data:`OMIT`, or
+        :data:`KEEP` plus flags. Called in recording order: it keeps the audio marker state."""
+        if kind is None and frame.__class__ in (str, bytes, bytearray):
+            kind = _parsed_kind(frame)
+        if kind is None:
+            return KEEP
+        if kind == "response.created":
+            self._marker_due = True
+            return KEEP
+        if not self.include_audio:
+            if direction == "in" and kind in AUDIO_IN:
+                if self._marker_due:
+                    self._marker_due = False
+                    return MARKER
+                self.omitted += 1
+                return OMIT
+            if direction == "out" and kind in AUDIO_OUT:
+                self.omitted += 1
+                return OMIT
+        if kind.startswith("session."):
+            return SESSION
+        return KEEP
+
+    def line(self, ts: float, direction: str, frame: object, flags: int) -> bytes | None:
+        """The record line of one admitted frame, or ``None`` when it cannot be recorded at all
+        (not a frame, an event or a dict: logged)."""
+        t = ts - self.started_at
+        if not flags & (MARKER | SESSION):
+            try:
+                return self._frames.line(direction, frame, t=t, ts=ts, valid=bool(flags & VALID))
+            except TypeError:
+                log.warning("cannot publish a %s", type(frame).__name__)
+                return None
         try:
-            record = frame_record(direction, frame, t=ts - self.started_at, ts=ts)
+            record = frame_record(direction, frame, t=t, ts=ts)
         except TypeError:
             log.warning("cannot publish a %s", type(frame).__name__)
             return None
-        event = record.get("event")
-        kind = event.get("type") if isinstance(event, dict) else None
-        if kind == "response.created":
-            self._marker_due = True
-        elif not self.include_audio and (kind in AUDIO_IN or kind in AUDIO_OUT):
-            if kind in AUDIO_OUT or not self._marker_due or not isinstance(event, dict):
-                self.omitted += 1
-                return None
-            self._marker_due = False  # the response's first audio delta: kept, payload emptied
-            record["event"] = {**event, "delta": ""}
-        elif isinstance(event, dict) and isinstance(kind, str) and kind.startswith("session."):
-            session = event.get("session")
-            model = session.get("model") if isinstance(session, dict) else None
-            if direction == "in" and isinstance(model, str) and model:
-                self.model = model
-        return encode_line(record, self.secrets)
+        event: Any = record.get("event")
+        if isinstance(event, dict):
+            if flags & MARKER:
+                record["event"] = {**event, "delta": ""}
+            elif direction == "in":
+                session = event.get("session")
+                model = session.get("model") if isinstance(session, dict) else None
+                if isinstance(model, str) and model:
+                    self.model = model
+        return encode_line(record, self._frames.secrets)
+
+    def end(self, ts: float, reason: str, error: str | None) -> bytes:
+        """The ``"end"`` record's line."""
+        record = end_record(reason, error, t=ts - self.started_at, ts=ts)
+        return encode_line(record, self._frames.secrets)
+
+    def reconnect(self, ts: float, connection: int, code: int | None, reason: str | None) -> bytes:
+        """The ``"reconnect"`` record's line (connection number ``connection`` starts)."""
+        record = reconnect_record(connection, code, reason, t=ts - self.started_at, ts=ts)
+        return encode_line(record, self._frames.secrets)

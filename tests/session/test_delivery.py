@@ -306,3 +306,25 @@ async def test_recv_on_the_connection_still_reads_everything() -> None:
                 got.append(orjson.loads(await transport.recv())["event_id"])
         assert got == [str(n) for n in range(40)]
         assert transport.deliver(lambda payload, text: None) is None  # the reader is chosen
+
+
+async def test_recv_cannot_steal_from_a_session() -> None:
+    """Once the session reads a connection, ``recv()`` on it fails loudly (as websockets does
+    for two readers) instead of waiting for messages that will never come."""
+    from websockets.exceptions import ConcurrencyError
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     response: bytes) -> None:
+        writer.write(response + frame(event(0)))
+        await writer.drain()
+        await finish(reader)
+
+    async with raw_peer(script) as url:
+        session = await rr.connect(base_url=url)
+        async with asyncio.timeout(10):
+            first = await session.recv()
+        assert first.event_id == "0"
+        assert isinstance(session._transport, WebSocketTransport)
+        with pytest.raises(ConcurrencyError):
+            await session._transport.connection.recv()
+        await session.close()
