@@ -67,8 +67,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Final, NamedTuple
 
 import attrs
 import orjson
@@ -83,6 +83,7 @@ __all__ = [
     "JSON_WRITE_DEPTH",
     "Direction",
     "FrameEncoder",
+    "FrameTap",
     "Record",
     "encode_line",
     "end_record",
@@ -152,6 +153,32 @@ class Record:
             if event.__class__ is not ev.InvalidEvent:
                 return event
         return ev.decode(self.frame)
+
+
+class FrameTap(NamedTuple):
+    """What a recorder offers a session so that every frame is recorded without wrapping the
+    session's transport (a recorder's ``tap()``; the session then keeps its fastest receive
+    path). The session calls, on its event loop's thread:
+
+    * ``frame_in(frame, event)`` for every frame received, with the event it decoded to, in
+      order, before the event is delivered (``frame`` is text, or a bytes-like payload the
+      callee must copy if it keeps it beyond the call and it is a ``memoryview``);
+    * ``frame_out(frame)`` for every frame sent, once the send succeeded (frames a reconnect
+      sends to restore the session included);
+    * ``connection(number, close_code, close_reason)`` when connection ``number`` (2, 3, ...)
+      of the session is opened, before anything is sent on it, with how the previous one closed
+      (``None``, ``None`` for a planned recycle);
+    * ``session_ended(terminal)`` once, when the session's stream ends (``terminal``: its
+      :class:`~rxrealtime.errors.ConnectionClosed`).
+
+    None of them raises (a recorder counts and logs its own failures), so the session needs no
+    guard around them.
+    """
+
+    frame_in: Callable[[str | bytes | bytearray | memoryview, ev.ServerEvent], None]
+    frame_out: Callable[[str | bytes], None]
+    connection: Callable[[int, int | None, str | None], None]
+    session_ended: Callable[[BaseException], None]
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -263,10 +290,6 @@ def encode_line(record: Mapping[str, Any], secrets: Iterable[str | None]) -> byt
         return _unrecordable(record, error)
 
 
-_KEYWORDS = (b"bearer", b"authorization", b"api_key", b"api-key", b"apikey")
-"""Lower-case text whose presence sends a frame to the slow path: a ``Bearer`` value and every
-key :func:`~rxrealtime.masking.is_secret_key` names contain one of these."""
-
 _TEMPLATES = {
     "in": b'{"t":%b,"ts":%b,"dir":"in","event":%b}\n',
     "out": b'{"t":%b,"ts":%b,"dir":"out","event":%b}\n',
@@ -302,11 +325,10 @@ class FrameEncoder:
     is not a frame, event or dict, as :func:`wire_field`.
     """
 
-    __slots__ = ("_fast", "_needles", "_secrets")
+    __slots__ = ("_fast", "_secrets")
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._secrets: tuple[str, ...] = ()
-        self._needles: tuple[bytes, ...] = ()
         self._fast = True
         self.secrets = tuple(secret for secret in secrets if secret)
 
@@ -319,57 +341,77 @@ class FrameEncoder:
     def secrets(self, secrets: Iterable[str | None]) -> None:
         ordered = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
         self._secrets = ordered
-        self._needles = tuple(secret.encode("utf-8", "surrogatepass") for secret in ordered)
         self._fast = not any(_UNSAFE_IN_SECRET.intersection(secret) for secret in ordered)
 
     def line(
         self, direction: Direction, frame: object, *, t: float, ts: float, valid: bool = False
     ) -> bytes:
         """The record line of one frame (see the class for the rules)."""
-        template = _TEMPLATES.get(direction)
-        kind = frame.__class__
-        if template is not None and self._fast and kind in (str, bytes, bytearray, memoryview):
-            data = self._fast_text(frame, valid)  # type: ignore[arg-type]
-            if data is not None:
-                return template % (orjson.dumps(micro(t)), orjson.dumps(ts), data)
-        return encode_line(frame_record(direction, frame, t=t, ts=ts), self._secrets)
+        return self.lines([(ts, direction, frame, valid)], ts - t)[0]
 
-    def _fast_text(self, frame: str | bytes | bytearray | memoryview, valid: bool) -> bytes | None:
-        """The frame's bytes when the fast path provably applies, else ``None``."""
-        if frame.__class__ is str:
-            try:
-                data = frame.encode()  # type: ignore[union-attr]
-            except UnicodeEncodeError:  # a lone surrogate: not text JSON can carry
-                return None
-        else:
-            data = bytes(frame)
-        size = len(data)
-        if size >= 2 * JSON_WRITE_DEPTH and data.count(b"{") + data.count(b"[") >= JSON_WRITE_DEPTH:
-            return None
-        if b"\n" in data or b"\r" in data or b"\\u" in data or b"\\/" in data:
-            return None
-        for needle in self._needles:
-            if needle in data:
-                return None
-        if data.isascii():
-            lowered = data.lower()
-            for keyword in _KEYWORDS:
-                if keyword in lowered:
-                    return None
-        else:
-            try:
-                text = data.decode().lower()
-            except UnicodeDecodeError:
-                return None
-            for keyword in _KEYWORDS:
-                if keyword.decode() in text:
-                    return None
-        if not valid:
-            try:
-                orjson.loads(data)
-            except orjson.JSONDecodeError:
-                return None
-        return data
+    def lines(
+        self, frames: Iterable[tuple[float, Direction, object, int]], origin: float
+    ) -> list[bytes]:
+        """The record lines of many frames, in order: ``(ts, direction, frame, valid)`` each
+        (``valid`` true or false), ``t`` being ``ts - origin`` (one call for a batch: the same
+        rules, less overhead)."""
+        out: list[bytes] = []
+        append = out.append
+        secrets = self._secrets
+        fast = self._fast
+        dumps = orjson.dumps
+        limit = 2 * JSON_WRITE_DEPTH
+        for ts, direction, frame, valid in frames:
+            template = _TEMPLATES.get(direction) if fast else None
+            if template is not None:
+                # every check runs on str: a substring test on bytes costs several times more
+                if isinstance(frame, str):
+                    text: str | None = frame
+                    try:
+                        data: bytes | bytearray = frame.encode()
+                    except UnicodeEncodeError:  # a lone surrogate: not text JSON can carry
+                        text = None
+                elif isinstance(frame, bytes | bytearray | memoryview):
+                    data = frame if isinstance(frame, bytes | bytearray) else bytes(frame)
+                    try:
+                        text = data.decode()
+                    except UnicodeDecodeError:
+                        text = None
+                else:
+                    text = None
+                if text is not None and _provably_plain(text, secrets, limit):
+                    if not valid:
+                        try:
+                            orjson.loads(data)
+                        except orjson.JSONDecodeError:
+                            text = None
+                    if text is not None:
+                        append(template % (dumps(micro(ts - origin)), dumps(ts), data))
+                        continue
+            record = frame_record(direction, frame, t=ts - origin, ts=ts)
+            append(encode_line(record, secrets))
+        return out
+
+
+def _provably_plain(text: str, secrets: tuple[str, ...], limit: int) -> bool:
+    """Whether JSON ``text`` can be embedded in a record as it is (see :class:`FrameEncoder`):
+    shallow enough, one line, no escape that could hide a secret or a key, no secret, no
+    ``Bearer``/credential key. Single-character tests (``memchr``) go first."""
+    if len(text) >= limit and text.count("{") + text.count("[") >= JSON_WRITE_DEPTH:
+        return False
+    if "\n" in text or "\r" in text or ("\\" in text and ("\\u" in text or "\\/" in text)):
+        return False
+    for secret in secrets:
+        if secret in text:
+            return False
+    lowered = text.lower()
+    if "b" in lowered and "bearer" in lowered:
+        return False
+    if "z" in lowered and "authorization" in lowered:
+        return False
+    return not (
+        "k" in lowered and ("api_key" in lowered or "api-key" in lowered or "apikey" in lowered)
+    )
 
 
 def _unrecordable(record: Mapping[str, Any], error: Exception) -> bytes:

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -31,8 +30,6 @@ from rxrealtime.recording import (
 )
 
 __all__ = ["KEEP", "MARKER", "OMIT", "SESSION", "VALID", "RecordEncoder", "kind_of"]
-
-log = logging.getLogger("rxrealtime.redis")
 
 AUDIO_IN = frozenset({"response.output_audio.delta", "response.audio.delta"})
 AUDIO_OUT = frozenset({"input_audio_buffer.append"})
@@ -55,15 +52,13 @@ _PREFIX_B = b'{"type":"'
 def kind_of(frame: object) -> str | None:
     """The ``type`` of a frame (text or bytes that start with ``{"type":"``, a decoded event, a
     mapping), cheaply; ``None`` when it does not say (parsed later, if at all)."""
-    cls = frame.__class__
-    if cls is str:
-        text: str = frame  # type: ignore[assignment]
-        if text.startswith(_PREFIX):
-            end = text.find('"', 9)
-            return text[9:end] if end > 0 else None
+    if isinstance(frame, str):
+        if frame.startswith(_PREFIX):
+            end = frame.find('"', 9)
+            return frame[9:end] if end > 0 else None
         return None
-    if cls is bytes or cls is bytearray or cls is memoryview:
-        data = bytes(frame) if cls is memoryview else frame  # type: ignore[call-overload]
+    if isinstance(frame, bytes | bytearray | memoryview):
+        data = bytes(frame) if isinstance(frame, memoryview) else frame
         if data.startswith(_PREFIX_B):
             end = data.find(b'"', 9)
             if end > 0:
@@ -136,31 +131,49 @@ class RecordEncoder:
             return SESSION
         return KEEP
 
-    def line(self, ts: float, direction: str, frame: object, flags: int) -> bytes | None:
-        """The record line of one admitted frame, or ``None`` when it cannot be recorded at all
-        (not a frame, an event or a dict: logged)."""
-        t = ts - self.started_at
+    def lines(self, frames: list[tuple[float, str, Any, int]]) -> list[bytes]:
+        """The record lines of admitted frames without special flags (:data:`KEEP`, maybe
+        :data:`VALID`), in order: one batch through the frame encoder."""
+        return self._frames.lines(frames, self.started_at)  # VALID is the flag's only bit
+
+    def line(self, ts: float, direction: str, frame: object, flags: int) -> bytes:
+        """The record line of one admitted frame (any flags). Raises ``TypeError`` for a value
+        that is not a frame, an event or a dict."""
+        if flags & (MARKER | SESSION) and isinstance(frame, str | bytes | bytearray):
+            try:  # text: parsed here (a marker loses its payload, a session names its model)
+                event = orjson.loads(frame)
+            except orjson.JSONDecodeError:
+                event = None
+            if isinstance(event, dict):
+                if flags & MARKER:
+                    try:  # the rest of the event goes through the fast path as usual
+                        frame = orjson.dumps({**event, "delta": ""})
+                    except TypeError:  # deeper than the writer takes: the reference encoder
+                        return self._reference(ts, direction, frame, flags)
+                else:
+                    self._learn(direction, event)
+                item = (ts, direction, frame, VALID)
+                return self._frames.lines([item], self.started_at)[0]
         if not flags & (MARKER | SESSION):
-            try:
-                return self._frames.line(direction, frame, t=t, ts=ts, valid=bool(flags & VALID))
-            except TypeError:
-                log.warning("cannot publish a %s", type(frame).__name__)
-                return None
-        try:
-            record = frame_record(direction, frame, t=t, ts=ts)
-        except TypeError:
-            log.warning("cannot publish a %s", type(frame).__name__)
-            return None
+            item = (ts, direction, frame, flags & VALID)
+            return self._frames.lines([item], self.started_at)[0]
+        return self._reference(ts, direction, frame, flags)
+
+    def _reference(self, ts: float, direction: str, frame: object, flags: int) -> bytes:
+        record = frame_record(direction, frame, t=ts - self.started_at, ts=ts)
         event: Any = record.get("event")
         if isinstance(event, dict):
             if flags & MARKER:
                 record["event"] = {**event, "delta": ""}
-            elif direction == "in":
-                session = event.get("session")
-                model = session.get("model") if isinstance(session, dict) else None
-                if isinstance(model, str) and model:
-                    self.model = model
+            else:
+                self._learn(direction, event)
         return encode_line(record, self._frames.secrets)
+
+    def _learn(self, direction: str, event: dict[str, Any]) -> None:
+        session = event.get("session")
+        model = session.get("model") if isinstance(session, dict) else None
+        if direction == "in" and isinstance(model, str) and model:
+            self.model = model
 
     def end(self, ts: float, reason: str, error: str | None) -> bytes:
         """The ``"end"`` record's line."""

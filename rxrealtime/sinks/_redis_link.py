@@ -2,9 +2,10 @@
 
 All publishers of one loop that use the same Redis (same URL, or the same client object) share
 one :class:`Link`: one client and one background task that takes what every publisher has
-buffered and writes it in one pipelined round trip (``XADD`` to each session's stream and to its
-group stream, ``HSET``/``ZADD`` for the index). The receive loops only append to in-memory
-buffers; nothing on their path waits for Redis.
+buffered and writes it in one pipelined round trip: an ``XADD`` per entry to each session's
+stream, one ``XADD`` per group stream carrying every session's records of the round trip (see
+:mod:`rxrealtime.sources.redis_layout`), ``HSET``/``ZADD`` for the index. The receive loops only
+append to in-memory buffers; nothing on their path waits for Redis.
 
 Failure handling (the policy the publisher documents):
 
@@ -13,34 +14,42 @@ Failure handling (the policy the publisher documents):
   50 ms up to ``max_backoff``; the buffers stay bounded meanwhile (their overflow policy applies);
 * the session stream's entry ids are chosen here and never change across retries, so an entry
   that reached Redis before the connection broke is recognised (``ERR … equal or smaller``) and
-  not stored twice; the group stream gets the entry again (at-least-once);
+  not stored twice; the group stream gets the records again (at-least-once);
 * any other error reply drops that entry, counted as an error and logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-from websockets.exceptions import ConnectionClosed as WebSocketClosed
 
-from rxrealtime.sources.redis_layout import is_transient, open_client
-from rxrealtime.transport import FrameTransport, TransportClosed, WebSocketTransport, closed_from
+from rxrealtime.sources.redis_layout import (
+    FIELD_COUNT,
+    FIELD_RECORDS,
+    FIELD_SESSION,
+    SESSION_FIELD_PREFIX,
+    is_transient,
+    open_client,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis.asyncio import Redis
 
 __all__ = [
     "Batch",
+    "Command",
     "Entry",
     "Link",
     "PublisherStatistics",
-    "PublishingTransport",
+    "SessionCommands",
     "Writable",
+    "group_entry",
     "link_for",
 ]
 
@@ -64,7 +73,8 @@ class PublisherStatistics:
     dropped: int
     """Records dropped by the overflow policy (or still unwritten when ``aclose`` gave up)."""
     errors: int
-    """Records Redis refused for good (a non-transient error reply)."""
+    """Records Redis refused for good (a non-transient error reply), and failures to record
+    (a bug, a value that is not a frame: each counted, logged, never raised)."""
     retries: int
     """Writes that failed transiently and were retried."""
     ended: bool
@@ -87,23 +97,123 @@ class Batch:
         start: float | None,
     ) -> None:
         self.entries = entries
-        """``(entry id, records, number of records)`` in order."""
+        """``(entry id, record lines)`` in order."""
         self.info = info
         """Fields to set in the session's info hash, or ``None``."""
         self.start = start
         """The session's start time, when it still has to be added to the index."""
 
 
+def _bulk(data: bytes) -> bytes:
+    return b"$%d\r\n%b\r\n" % (len(data), data)
+
+
+def _arg(value: bytes | str | int | float) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return repr(value).encode()
+
+
+def _pack(command: tuple[bytes | str | int | float, ...]) -> bytes:
+    """One command in the Redis protocol (RESP): an array of bulk strings."""
+    return b"*%d\r\n" % len(command) + b"".join(_bulk(_arg(value)) for value in command)
+
+
+Command = bytes | tuple[bytes | str | int | float, ...]
+"""A command packed in RESP (for a plain client) or as arguments (for a Cluster client)."""
+
+
+class SessionCommands:
+    """One session's Redis commands, their constant parts packed once (redis-py's packer costs
+    tens of microseconds a command, more than everything else a record costs)."""
+
+    __slots__ = (
+        "_expire",
+        "_head",
+        "_index",
+        "_info_key",
+        "_maxlen",
+        "_middle",
+        "_stream",
+        "group_maxlen",
+        "session",
+        "shard",
+    )
+
+    def __init__(
+        self,
+        session_id: str,
+        stream: str,
+        info_key: str,
+        index_key: str,
+        shard: str,
+        maxlen: int,
+        group_maxlen: int,
+        retention: float | None,
+    ) -> None:
+        self.session = session_id.encode()
+        self.shard = shard
+        self.group_maxlen = group_maxlen
+        self._stream, self._maxlen = stream, maxlen
+        self._info_key, self._index = info_key, index_key
+        self._expire = None if retention is None else max(1, int(retention))
+        self._head = b"*12\r\n" + b"".join(
+            _bulk(_arg(value)) for value in (b"XADD", stream, b"MAXLEN", b"~", maxlen)
+        )
+        self._middle = _bulk(FIELD_SESSION) + _bulk(self.session) + _bulk(FIELD_COUNT)
+
+    def entry(self, entry_id: bytes, count: int, records: bytes, packed: bool) -> Command:
+        """``XADD`` of one entry to the session's own stream."""
+        if packed:
+            return (
+                self._head + _bulk(entry_id) + self._middle + _bulk(b"%d" % count)
+                + _RECORDS + _bulk(records)
+            )  # fmt: skip
+        return (b"XADD", self._stream, b"MAXLEN", b"~", self._maxlen, entry_id, FIELD_SESSION,
+                self.session, FIELD_COUNT, count, FIELD_RECORDS, records)  # fmt: skip
+
+    def index(self, out: list[Command], batch: Batch, packed: bool) -> int:
+        """Append the batch's index commands (``ZADD``, ``HSET``, ``EXPIRE``); how many."""
+        commands: list[tuple[bytes | str | int | float, ...]] = []
+        if batch.start is not None:
+            commands.append((b"ZADD", self._index, batch.start, self.session))
+        if batch.info:
+            fields: list[bytes | str | int | float] = []
+            for key, value in batch.info.items():
+                fields += (key, value if isinstance(value, str | int | float) else str(value or ""))
+            commands.append((b"HSET", self._info_key, *fields))
+            if self._expire is not None and batch.info.get("status") == "ended":
+                commands.append((b"EXPIRE", self._info_key, self._expire))
+                commands.append((b"EXPIRE", self._stream, self._expire))
+        out.extend(_pack(command) if packed else command for command in commands)
+        return len(commands)
+
+
+_RECORDS = _bulk(FIELD_RECORDS)
+_GROUP_ENTRY_BYTES = 256 * 1024
+
+
+def group_entry(shard: str, maxlen: int, fields: dict[bytes, list[bytes]], packed: bool) -> Command:
+    """``XADD`` of one group-stream entry: one ``s:SESSION`` field per session, holding that
+    session's records in order."""
+    args: list[bytes | str | int | float] = [b"XADD", shard, b"MAXLEN", b"~", maxlen, b"*"]
+    for session, pieces in fields.items():
+        records = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        args += (SESSION_FIELD_PREFIX + session, records)
+    return _pack(tuple(args)) if packed else tuple(args)
+
+
 class Writable(Protocol):
     """What the link needs of a publisher."""
 
+    @property
+    def commands(self) -> SessionCommands:
+        """The session's command builder."""
+
     def take(self) -> Batch | None:
         """What to write now (entries move to "in flight"); ``None`` if nothing."""
-
-    def commands(self, out: list[tuple[bytes | str | int | float, ...]], batch: Batch) -> int:
-        """Append the batch's commands to ``out``: two per entry (the session stream, then the
-        group stream), in entry order, then the index commands; return how many index
-        commands."""
 
     def settle(
         self, batch: Batch, written: int, retry: list[Entry], index_failed: bool
@@ -111,7 +221,7 @@ class Writable(Protocol):
         """The outcome: ``written`` records stored, ``retry`` entries to write again (back at the
         front of the buffer), the index updates to redo if ``index_failed``."""
 
-    def failed(self, entry: Entry, error: BaseException) -> None:
+    def refused(self, entry: Entry, error: BaseException) -> None:
         """``entry`` was refused for good (a non-transient error reply)."""
 
 
@@ -126,7 +236,13 @@ class Link:
         max_backoff: float,
         linger: float,
     ) -> None:
+        from redis.asyncio import Redis
+
         self.client = client
+        self._packed = isinstance(client, Redis)  # else a Cluster client: it routes commands
+        self._timeout: float | None = client.connection_pool.connection_kwargs.get(
+            "socket_timeout"
+        ) if self._packed else None
         self._linger = linger
         self._owned = owned
         self._on_close = on_close
@@ -195,53 +311,88 @@ class Link:
             await asyncio.sleep(self._linger)  # let more records gather: fewer round trips
         members = list(self._ready)
         self._ready.clear()
-        taken: list[tuple[Writable, Batch, int]] = []
-        commands: list[tuple[bytes | str | int | float, ...]] = []
+        taken: list[tuple[Writable, Batch]] = []
         for member in members:
             batch = member.take()
             if batch is not None:
-                taken.append((member, batch, member.commands(commands, batch)))
+                taken.append((member, batch))
         if not taken:
             return True
+        packed = self._packed
+        commands: list[Command] = []
+        plans: list[tuple[int, int]] = []  # per member: its first command, its index commands
+        # the group streams: one entry per stream and round trip (split past a size), holding
+        # every session's records of this batch -- (member, entry) -> its command
+        groups: dict[tuple[str, int], list[tuple[int, int, bytes, bytes]]] = {}
+        for number, (member, batch) in enumerate(taken):
+            session = member.commands
+            first = len(commands)
+            pieces = groups.setdefault((session.shard, session.group_maxlen), [])
+            for position, (entry_id, lines) in enumerate(batch.entries):
+                records = lines[0] if len(lines) == 1 else b"".join(lines)
+                commands.append(session.entry(entry_id, len(lines), records, packed))
+                pieces.append((number, position, session.session, records))
+            plans.append((first, session.index(commands, batch, packed)))
+        grouped_in: dict[tuple[int, int], int] = {}
+        for (shard, maxlen), pieces in groups.items():
+            fields: dict[bytes, list[bytes]] = {}
+            size = 0
+            for number, position, session_b, records in pieces:
+                fields.setdefault(session_b, []).append(records)
+                grouped_in[number, position] = len(commands)
+                size += len(records)
+                if size >= _GROUP_ENTRY_BYTES:
+                    commands.append(group_entry(shard, maxlen, fields, packed))
+                    fields, size = {}, 0
+            if fields:
+                commands.append(group_entry(shard, maxlen, fields, packed))
         try:
             results = await self._execute(commands)
         except Exception as error:
             if not is_transient(error):
                 log.error("writing to Redis failed: %s: %s", type(error).__name__, error)
             self._outage(error)
-            for member, batch, _ in taken:
+            for member, batch in taken:
                 member.settle(batch, 0, batch.entries, True)
                 self.ready(member)
             return False
-        position = 0
         healthy = True
-        for member, batch, index_commands in taken:
-            size = 2 * len(batch.entries) + index_commands
-            healthy = self._settle(member, batch, results[position : position + size]) and healthy
-            position += size
+        for number, (member, batch) in enumerate(taken):
+            first, index_commands = plans[number]
+            entries = len(batch.entries)
+            outcome = [
+                (results[first + position], results[grouped_in[number, position]])
+                for position in range(entries)
+            ]
+            index = results[first + entries : first + entries + index_commands]
+            healthy = self._settle(member, batch, outcome, index) and healthy
         return healthy
 
-    async def _execute(self, commands: list[tuple[bytes | str | int | float, ...]]) -> list[Any]:
+    async def _execute(self, commands: list[Command]) -> list[Any]:
         """Every command in one round trip; error replies come back as exceptions in place.
 
-        A plain client gets the commands as one buffer packed here (redis-py's packer costs
-        tens of microseconds a command, more than everything else a record costs); a Cluster
-        client routes them itself (its pipeline splits them by slot).
+        A plain client gets the commands packed here, and its replies are read in one go (the
+        connection's hiredis reader, when there is one: redis-py's per-reply path costs about
+        ten microseconds a reply); a Cluster client routes them itself (its pipeline splits
+        them by slot).
         """
-        from redis.asyncio import Redis
         from redis.exceptions import ResponseError
 
         client: Any = self.client
-        if not isinstance(client, Redis):
+        if not self._packed:
             pipe: Any = client.pipeline(transaction=False)
             for command in commands:
                 pipe.execute_command(*command)
             results: list[Any] = await pipe.execute(raise_on_error=False)
             return results
         pool = client.connection_pool
-        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        connection = await pool.get_connection()
         try:
-            await connection.send_packed_command(_pack(commands), check_health=False)
+            packed: list[bytes] = commands  # type: ignore[assignment]
+            await connection.send_packed_command(b"".join(packed), check_health=False)
+            replies = await _read_replies(connection, len(commands), self._timeout)
+            if replies is not None:
+                return replies
             results = []
             for _ in commands:
                 try:
@@ -255,13 +406,18 @@ class Link:
         finally:
             await pool.release(connection)
 
-    def _settle(self, member: Writable, batch: Batch, results: list[Any]) -> bool:
-        """Sort one publisher's results into written / retry / failed; ``False`` on a retry."""
+    def _settle(
+        self,
+        member: Writable,
+        batch: Batch,
+        outcome: list[tuple[Any, Any]],
+        index_results: list[Any],
+    ) -> bool:
+        """Sort one publisher's results into written / retry / refused; ``False`` on a retry."""
         retry: list[Entry] = []
         written = 0
         first_error: BaseException | None = None
-        for number, entry in enumerate(batch.entries):
-            stored, grouped = results[2 * number], results[2 * number + 1]
+        for entry, (stored, grouped) in zip(batch.entries, outcome, strict=True):
             if isinstance(stored, Exception) and "equal or smaller" in str(stored):
                 stored = None  # already stored by an earlier, interrupted attempt
             problem = stored if isinstance(stored, Exception) else None
@@ -273,8 +429,8 @@ class Link:
                 retry.append(entry)
                 first_error = first_error or problem
             else:
-                member.failed(entry, problem)
-        index_errors = [r for r in results[2 * len(batch.entries) :] if isinstance(r, Exception)]
+                member.refused(entry, problem)
+        index_errors = [r for r in index_results if isinstance(r, Exception)]
         for error in index_errors:
             if not is_transient(error):
                 log.warning("updating the Redis session index failed: %s", error)
@@ -329,73 +485,35 @@ def link_for(
     return link
 
 
-def _arg(value: bytes | str | int | float) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode()
-    return repr(value).encode()
+async def _read_replies(connection: Any, count: int, limit: float | None) -> list[Any] | None:
+    """``count`` replies straight from the connection's hiredis reader (error replies as
+    exceptions in place), or ``None`` when the connection has none (the caller reads them one
+    by one through redis-py). Uses redis-py's parser internals, checked here, so a redis-py
+    that changes them falls back instead of failing."""
+    parser = getattr(connection, "_parser", None)
+    reader = getattr(parser, "_reader", None)
+    fill = getattr(parser, "read_from_socket", None)
+    gets = getattr(reader, "gets", None)
+    sentinel = _hiredis_sentinel()
+    if sentinel is None or gets is None or fill is None:
+        return None
+    results: list[Any] = []
+    async with asyncio.timeout(limit):  # the client's socket_timeout, for all of them
+        while len(results) < count:
+            reply = gets(False)
+            if reply is sentinel:
+                await fill()
+            else:
+                results.append(reply)
+    return results
 
 
-def _pack(commands: list[tuple[bytes | str | int | float, ...]]) -> bytes:
-    """``commands`` in the Redis protocol (RESP): arrays of bulk strings."""
-    parts: list[bytes] = []
-    for command in commands:
-        parts.append(b"*%d\r\n" % len(command))
-        for value in command:
-            data = _arg(value)
-            parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
-class PublishingTransport:
-    """A :class:`~rxrealtime.transport.FrameTransport` that reports the frames of another:
-    ``on_frame("in", frame)`` for each frame received, ``on_frame("out", data)`` once a send
-    succeeded, ``on_closed(closed)`` when ``recv`` finds the connection closed."""
-
-    __slots__ = ("_inner", "_on_closed", "_on_frame", "_recv")
-
-    def __init__(
-        self,
-        inner: FrameTransport,
-        on_frame: Callable[[str, str | bytes], None],
-        on_closed: Callable[[TransportClosed], None],
-    ) -> None:
-        self._inner = inner
-        self._on_frame = on_frame
-        self._on_closed = on_closed
-        # a websockets connection is read directly (one coroutine less per frame, as the
-        # session itself does); its close is translated as WebSocketTransport.recv does
-        self._recv: Callable[[], Awaitable[str | bytes]] = (
-            inner.connection.recv if isinstance(inner, WebSocketTransport) else inner.recv
-        )
-
-    @property
-    def description(self) -> str:
-        return self._inner.description
-
-    async def recv(self) -> str | bytes:
-        try:
-            frame = await self._recv()
-        except TransportClosed as ended:
-            self._on_closed(ended)
-            raise
-        except WebSocketClosed as exc:
-            translated = closed_from(exc)
-            self._on_closed(translated)
-            raise translated from None
-        self._on_frame("in", frame)
-        return frame
-
-    async def send(self, data: str | bytes) -> None:
-        await self._inner.send(data)
-        self._on_frame("out", data)
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self._inner.close(code, reason)
-
-    def abort(self) -> None:
-        self._inner.abort()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+@functools.cache
+def _hiredis_sentinel() -> object | None:
+    """What the connection's hiredis reader returns while a reply is incomplete (imported on
+    first use: importing this module must not import ``redis``)."""
+    try:
+        from redis._parsers.hiredis import NOT_ENOUGH_DATA
+    except ImportError:  # pragma: no cover - another redis-py layout: the slow path
+        return None
+    return NOT_ENOUGH_DATA

@@ -6,22 +6,23 @@
         async with rr.connect(model="gpt-realtime", recorder=publisher) as session:
             ...
 
-It plugs in where a :class:`~rxrealtime.sinks.Recorder` does (``connect(recorder=...)`` wraps
-every connection's transport, so each frame is published as received and as sent) and can
-also be subscribed to ``session.events`` like one. Where things go, and the entry fields, are
-in :mod:`rxrealtime.sources.redis_layout`; every record is in the recording format of
-:mod:`rxrealtime.recording`, so :func:`rxrealtime.sources.redis_session` gives back the very
-events the session saw.
+It plugs in where a :class:`~rxrealtime.sinks.Recorder` does: ``connect(recorder=...)`` takes
+its frame tap (:meth:`RedisPublisher.tap`, which the session calls directly, so the session
+keeps its fastest receive path) or wraps every connection's transport
+(:meth:`RedisPublisher.wrap`); several recorders and publishers at once are fine. It can also be
+subscribed to ``session.events`` or fed with :meth:`record_in`/:meth:`record_out`. Where things
+go, and the entry fields, are in :mod:`rxrealtime.sources.redis_layout`; every record is in the
+recording format of :mod:`rxrealtime.recording`, so :func:`rxrealtime.sources.redis_session`
+gives back the very events the session saw.
 
 Guarantees
 ----------
 
 * **The receive loop never waits for Redis.** Recording a frame appends it to an in-memory
-  buffer (the JSON lines are built from it in batches, on the same loop). One background task
-  per event loop and Redis (shared by every publisher of that loop) writes what all its
-  publishers have buffered in one pipelined round trip, ``linger`` seconds after it is woken
-  and as soon as the previous round trip is done: batches grow with the load, one ``XADD``
-  carrying up to ``entry_records`` records of one session.
+  buffer (the record lines are built from it in batches). One background task per event loop
+  and Redis (shared by every publisher of that loop) writes what all its publishers have
+  buffered in one pipelined round trip, ``linger`` seconds after it is woken and as soon as the
+  previous round trip is done: batches grow with the load.
 * **Order.** A session's records are stored in the order they were received and sent, in its
   own stream and in its group stream. Entry ids carry the receive time (ms) of their first
   record and only grow.
@@ -33,9 +34,13 @@ Guarantees
 * **Outages.** A lost connection, a restart (``LOADING``) or a full Redis (``OOM``) is retried
   with a backoff doubling from 50 ms to ``max_backoff``; nothing within the buffer bound is
   lost, and nothing is stored twice in the session's stream (ids are fixed before the first
-  attempt). The group stream may get an entry twice after an interrupted write (at-least-once).
-  Errors are logged and counted, never raised into the session: **the session never fails
-  because of Redis**.
+  attempt). The group stream may get records twice after an interrupted write (at-least-once).
+* **The session never fails because of the publisher.** Redis errors are logged and counted,
+  never raised. Every call the session makes (the tap's four callbacks, the wrapping transport's
+  calls) is guarded: whatever goes wrong in the publisher (a bug, a value that cannot be
+  recorded; ``KeyboardInterrupt`` and ``SystemExit`` aside) is counted in
+  ``statistics().errors`` and :attr:`RedisPublisher.last_error` and logged (the first failure
+  and every 100th), and the frame still reaches the session.
 * **Memory.** Each session stream is trimmed to about ``maxlen`` entries and each group stream
   to about ``group_maxlen`` (``XADD MAXLEN ~``: Redis trims whole nodes, so a stream may exceed
   the bound by up to one node, 100 entries by default); an entry holds at most
@@ -43,23 +48,21 @@ Guarantees
   many seconds after it ended.
 * **No secrets.** Every record is scrubbed as the recording format requires (the connection's
   secrets, which ``connect`` passes on, ``secrets=``, and ``OPENAI_API_KEY`` unless
-  ``scrub_env=False``); frames that cannot hold one are written without a copy.
+  ``scrub_env=False``).
 * **Audio.** Unless ``include_audio=True``, audio deltas are left out (``input_audio_buffer
   .append`` sent, ``response.output_audio.delta`` received), counted in
   ``statistics().omitted_audio``; only the first audio delta of each response is kept, with its
   ``delta`` emptied, so time-to-first-audio can still be measured on the other side.
-* **The end.** The stream ends with the recording format's ``"end"`` record: ``completed`` on a
-  normal close, ``closed`` on :meth:`close`/:meth:`aclose`, ``error`` on an abnormal close --
-  written ``reconnect_grace`` seconds later unless the session reconnects meanwhile (then the
-  same stream goes on). :meth:`aclose` waits (at most ``timeout`` seconds) until everything is
-  written; use ``async with`` so a program does not exit with records still buffered.
+* **Every connection, one end.** A session that reconnects goes on in the same stream: each new
+  connection starts with the recording format's ``"reconnect"`` record (how the previous one
+  closed). The stream ends with one ``"end"`` record, written when the *session* ends (the
+  session tells its tap, or the transport it used last): ``completed`` for a normal end,
+  ``error`` with the session's error otherwise; ``closed`` when :meth:`close`/:meth:`aclose`
+  comes first. The index (the info hash) says the same. :meth:`aclose` waits (at most
+  ``close_timeout`` seconds) until everything is written; use ``async with`` so a program does
+  not exit with records still buffered.
 
 Threads: every method runs on the event loop's thread (the one the session runs on).
-
-(This module is a little over 500 lines on purpose: the buffer's invariants -- the bound, the
-batch in flight, the entries waiting for a retry, the end record -- are kept in one class so
-they can be read together; the encoding and the writer live in ``_redis_encode`` and
-``_redis_link``.)
 """
 
 from __future__ import annotations
@@ -76,24 +79,22 @@ from typing import TYPE_CHECKING, Any
 from reactivex import abc
 
 from rxrealtime import events as ev
-from rxrealtime.masking import ordered_secrets
-from rxrealtime.recording import encode_line
-from rxrealtime.sinks._redis_encode import RecordEncoder
+from rxrealtime.errors import ConnectionClosedOK
+from rxrealtime.masking import ordered_secrets, redact
+from rxrealtime.recording import FrameTap, encode_line
+from rxrealtime.sinks._redis_encode import OMIT, VALID, RecordEncoder, kind_of
 from rxrealtime.sinks._redis_link import (
     Batch,
     Entry,
     Link,
     PublisherStatistics,
-    PublishingTransport,
+    SessionCommands,
     link_for,
 )
+from rxrealtime.sinks._redis_wrap import PublishingTransport
 from rxrealtime.sources.redis_layout import (
     DEFAULT_PREFIX,
     DEFAULT_URL,
-    FIELD_COUNT,
-    FIELD_ENTRY,
-    FIELD_RECORDS,
-    FIELD_SESSION,
     StreamLayout,
     check_session_id,
 )
@@ -109,6 +110,10 @@ log = logging.getLogger("rxrealtime.redis")
 _ENTRY_BYTES = 64 * 1024
 _ENTRIES_PER_TAKE = 64
 _RAW_LIMIT = 256
+_LOG_EVERY = 100
+_FRAME_DIRECTIONS = frozenset({"in", "out"})
+_time = time.time
+_INVALID = ev.InvalidEvent
 
 
 class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
@@ -127,8 +132,6 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
             oldest).
         entry_records: at most this many records per stream entry.
         retention: expire the session's keys this many seconds after it ended (default: keep).
-        reconnect_grace: seconds an abnormal close waits for a reconnect before it ends the
-            stream.
         secrets, scrub_env: what to mask besides the connection's own secrets.
         client: a ``redis.asyncio`` client to use (not closed here); else one per loop and URL
             is opened, shared by the publishers of that loop, and closed when the last is.
@@ -154,7 +157,6 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         buffer_size: int = 10_000,
         entry_records: int = 100,
         retention: float | None = None,
-        reconnect_grace: float = 5.0,
         secrets: Iterable[str | None] = (),
         scrub_env: bool = True,
         client: Redis | None = None,
@@ -170,23 +172,28 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         self.url = url
         self.model = model
         self._stream = self.layout.session_stream(self.session_id)
-        self._info_key = self.layout.session_info(self.session_id)
-        self._shard_key = self.layout.shard_stream(self.layout.shard_of(self.session_id))
-        self._session_b = self.session_id.encode()
-        self._maxlen, self._group_maxlen = maxlen, group_maxlen
+        self._commands = SessionCommands(
+            self.session_id,
+            self._stream,
+            self.layout.session_info(self.session_id),
+            self.layout.index(),
+            self.layout.shard_stream(self.layout.shard_of(self.session_id)),
+            maxlen,
+            group_maxlen,
+            retention,
+        )
         self._buffer_size = buffer_size
         self._entry_records = min(entry_records, buffer_size)
-        self._retention = retention
-        self._grace = reconnect_grace
         self._client, self._cluster, self._max_backoff = client, cluster, max_backoff
         self._close_timeout = close_timeout
         self._linger = linger
         env_key = os.environ.get("OPENAI_API_KEY") if scrub_env else None
-        self.started_at = time.time()
+        self.started_at = _time()
         self._encoder = RecordEncoder(
             self.started_at, include_audio, ordered_secrets([*secrets, env_key])
         )
-        self._raw: list[tuple[float, str, Any]] = []
+        # recorded, not yet encoded: (ts, direction, frame, flags); "end"/"reconnect" too
+        self._raw: list[tuple[float, str, Any, int]] = []
         self._records: collections.deque[tuple[float, bytes]] = collections.deque()
         self._retry: list[Entry] = []
         self._retry_records = 0
@@ -194,12 +201,13 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         self._last_ms = 0
         self._seq = 0
         self._link: Link | None = None
+        self._queued = False  # the link knows this publisher has something to write
         self._ended = False
         self._closing = False
-        self._pending_end: asyncio.TimerHandle | None = None
-        self._pending_reason: tuple[str, float] | None = None
         self._flushed: asyncio.Event | None = None
         self._index_start: float | None = self.started_at
+        self._connections = 0
+        self._last_close: tuple[int, str] | None = None
         self._info: dict[str, Any] = {
             "id": self.session_id,
             "model": model or "",
@@ -213,6 +221,8 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         self._final_info = False
         self._frames = self._published = self._dropped = 0
         self._errors = self._retries = 0
+        self.last_error: str | None = None
+        """The latest failure to record or write, one line, secrets masked."""
         self._next_drop_log = 1
 
     # -- what connect(recorder=...) uses ---------------------------------------------------
@@ -221,18 +231,91 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         """Also mask ``secrets`` in every record published from now on."""
         self._encoder.secrets = ordered_secrets([*secrets, *self._encoder.secrets])
 
+    def tap(self) -> FrameTap:
+        """The callbacks a session calls directly for every frame and connection (see
+        :class:`~rxrealtime.recording.FrameTap`); each never raises. Each call to ``tap()``
+        counts as one more connection of the same session (a reconnect), as :meth:`wrap`
+        does."""
+        self._new_connection()
+        return FrameTap(self._tap_in, self._tap_out, self._tap_connection, self.session_ended)
+
     def wrap(self, transport: FrameTransport) -> FrameTransport:
         """A transport that publishes every frame ``transport`` receives and sends.
 
-        Called again for a new connection of the same session (a reconnect), it goes on
-        publishing into the same stream.
+        Called again for a new connection of the same session (a reconnect, a planned
+        recycle), the stream goes on: a ``"reconnect"`` record comes first, with how the
+        previous connection closed when it did.
         """
-        if self._pending_end is not None:
-            self._pending_end.cancel()
-            self._pending_end = self._pending_reason = None
-        return PublishingTransport(transport, self._add, self._closed)
+        self._new_connection()
+        return PublishingTransport(transport, self)
+
+    def _new_connection(self) -> None:
+        self._connections += 1
+        if self._connections > 1:
+            code, reason = self._last_close or (None, None)
+            self._last_close = None
+            self._tap_connection(self._connections, code, reason)
+
+    def _tap_connection(self, connection: int, code: int | None, reason: str | None) -> None:
+        """Connection number ``connection`` (2, 3, ...) starts; the previous one closed with
+        ``code``/``reason`` (``None`` for a planned recycle)."""
+        try:
+            if not self._ended:
+                self._connections = max(self._connections, connection)
+                self._push(_time(), "reconnect", (connection, code, reason), 0)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:
+            self.failed(error)
+
+    def connection_closed(self, closed: TransportClosed) -> None:
+        """The newest connection closed (what the wrapping transport reports): remembered for
+        the next ``"reconnect"`` record; the stream goes on until the session ends."""
+        self._last_close = (closed.code, redact(closed.reason, self._encoder.secrets))
+
+    def session_ended(self, terminal: BaseException) -> None:
+        """The session ended with ``terminal`` (its ``ConnectionClosed``): write the ``"end"``
+        record (``completed`` for a normal end, ``error`` otherwise). Never raises."""
+        try:
+            if isinstance(terminal, ConnectionClosedOK):
+                self._end("completed", None)
+            else:
+                message = redact(f"{type(terminal).__name__}: {terminal}", self._encoder.secrets)
+                self._end("error", message)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:
+            self.failed(error)
 
     # -- recording ---------------------------------------------------------------------------
+
+    def _tap_in(self, frame: Any, event: ev.ServerEvent) -> None:
+        """A frame received and the event it decoded to (the session's hot path)."""
+        try:
+            if self._ended:
+                return
+            self._frames += 1
+            flags = self._encoder.admit("in", event.type, frame)
+            if flags == OMIT:
+                return
+            if event.__class__ is not _INVALID:
+                flags |= VALID
+            if frame.__class__ is memoryview:
+                frame = bytes(frame)  # a view of a buffer that may be reused
+            self._push(_time(), "in", frame, flags)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:
+            self.failed(error)
+
+    def _tap_out(self, frame: str | bytes) -> None:
+        """A frame sent (after the send succeeded)."""
+        try:
+            self._add("out", frame)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:
+            self.failed(error)
 
     def record_in(self, frame: str | bytes | ev.ServerEvent | Mapping[str, Any]) -> None:
         """Publish a frame received from the server (raw text, bytes, or a decoded event)."""
@@ -250,20 +333,24 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         self._end("completed", None)
 
     def on_error(self, error: Exception) -> None:
-        self._end("error", f"{type(error).__name__}: {error}")
+        self._end("error", redact(f"{type(error).__name__}: {error}", self._encoder.secrets))
 
     def _add(self, direction: str, frame: object) -> None:
         if self._ended:
             return
         self._frames += 1
+        flags = self._encoder.admit(direction, kind_of(frame), frame)
+        if flags != OMIT:
+            self._push(_time(), direction, frame, flags)
+
+    def _push(self, ts: float, direction: str, frame: object, flags: int) -> None:
         raw = self._raw
-        raw.append((time.time(), direction, frame))
+        raw.append((ts, direction, frame, flags))
         if len(raw) >= _RAW_LIMIT:
             self._encode()
-        link = self._link
-        if link is None:
-            link = self._attach()
-        link.ready(self)
+        if not self._queued:
+            (self._link or self._attach()).ready(self)
+            self._queued = True
 
     def _attach(self) -> Link:
         link = link_for(
@@ -278,45 +365,35 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         link.join(self)
         return link
 
+    def failed(self, error: BaseException) -> None:
+        """Count and log one failure to record (see the guarantees); never raises."""
+        try:
+            self._errors += 1
+            self.last_error = redact(f"{type(error).__name__}: {error}", self._encoder.secrets)
+            if self._errors == 1 or self._errors % _LOG_EVERY == 0:
+                log.warning(
+                    "session %s: %d publishing failure(s) so far, the latest: %s "
+                    "(the session goes on)",
+                    self.session_id,
+                    self._errors,
+                    self.last_error,
+                )
+        except Exception:  # even the report failing must not reach the session
+            log.exception("rxrealtime Redis publisher failed")
+
     # -- ending ---------------------------------------------------------------------------
 
-    def _end(self, reason: str, error: str | None, ts: float | None = None) -> None:
+    def _end(self, reason: str, error: str | None) -> None:
         if self._ended:
             return
-        if self._pending_end is not None:
-            self._pending_end.cancel()
-            self._pending_end = self._pending_reason = None
-        ts = time.time() if ts is None else ts
-        self._raw.append((ts, "end", (reason, error)))
+        ts = _time()
+        self._push(ts, "end", (reason, error), 0)
         self._ended = self._closing = True  # nothing is published after the end record
         self._info.update(status="ended", ended_at=ts, reason=reason, error=error or "")
-        (self._link or self._attach()).ready(self)
-
-    def _closed(self, closed: TransportClosed) -> None:
-        """The connection closed: a normal close ends the stream; an abnormal one ends it
-        unless a reconnect comes within the grace."""
-        if closed.code == 1000 or not closed.by_peer:
-            self._end("completed", None)
-            return
-        if self._ended or self._pending_end is not None:
-            return
-        ts, message = time.time(), f"{type(closed).__name__}: {closed}"
-        if self._grace <= 0:
-            self._end("error", message, ts)
-            return
-
-        self._pending_reason = (message, ts)
-        self._pending_end = asyncio.get_running_loop().call_later(self._grace, self._end_pending)
-
-    def _end_pending(self) -> None:
-        if self._pending_reason is not None:
-            message, ts = self._pending_reason
-            self._end("error", message, ts)
 
     def close(self) -> None:
         """End the stream (reason ``closed`` unless it ended already); what is buffered is
         still written in the background. Idempotent."""
-        self._end_pending()  # an abnormal close waiting for a reconnect ends now, at its own time
         if self._link is None and not self._raw:
             self._ended = self._closing = True
             return
@@ -404,6 +481,8 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
             "records": self._published,
             "dropped": self._dropped,
             "omitted_audio": self._encoder.omitted,
+            "connections": max(1, self._connections),
+            "failures": self._errors,
         }
 
     # -- encoding (on the loop, off the receive path when the load allows) ------------------
@@ -412,18 +491,43 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         raw, self._raw = self._raw, []
         records = self._records
         encoder = self._encoder
-        for ts, direction, frame in raw:
-            if direction == "end":
-                reason, error = frame
-                records.append((ts, encoder.end(ts, reason, error)))
+        plain: list[tuple[float, str, Any, int]] = []  # a run of frames without special flags
+        for item in raw:
+            if item[3] <= VALID and item[1] in _FRAME_DIRECTIONS:
+                plain.append(item)
                 continue
-            line = encoder.line(ts, direction, frame)
-            if line is not None:
-                records.append((ts, line))
+            if plain:
+                self._encode_plain(plain)
+                plain = []
+            ts, direction, frame, flags = item
+            try:
+                if direction == "end":
+                    reason, error = frame
+                    records.append((ts, encoder.end(ts, reason, error)))
+                elif direction == "reconnect":
+                    records.append((ts, encoder.reconnect(ts, *frame)))
+                else:
+                    records.append((ts, encoder.line(ts, direction, frame, flags)))
+            except Exception as error:  # not a frame (TypeError), or a bug of ours: counted
+                self.failed(error)
+        if plain:
+            self._encode_plain(plain)
         if encoder.model is not None and encoder.model != self.model:
             self.model = encoder.model
             self._info["model"] = self.model
         self._enforce_bound()
+
+    def _encode_plain(self, frames: list[tuple[float, str, Any, int]]) -> None:
+        try:
+            lines = self._encoder.lines(frames)
+        except Exception:  # one of them is not a frame, or a bug: one at a time, counted
+            for ts, direction, frame, flags in frames:
+                try:
+                    self._records.append((ts, self._encoder.line(ts, direction, frame, flags)))
+                except Exception as error:
+                    self.failed(error)
+            return
+        self._records.extend(zip([item[0] for item in frames], lines, strict=True))
 
     def _enforce_bound(self) -> None:
         excess = len(self._records) + self._retry_records + self._inflight - self._buffer_size
@@ -458,7 +562,13 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
 
     # -- what the link calls ---------------------------------------------------------------
 
+    @property
+    def commands(self) -> SessionCommands:
+        """How this session's batches become Redis commands (for the link)."""
+        return self._commands
+
     def take(self) -> Batch | None:
+        self._queued = False
         if self._raw:
             self._encode()
         entries = self._retry
@@ -485,6 +595,7 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         if records:
             assert self._link is not None
             self._link.ready(self)
+            self._queued = True
         return Batch(entries, info, start)
 
     def _next_id(self, ts: float) -> bytes:
@@ -494,36 +605,6 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         else:
             self._seq += 1
         return b"%d-%d" % (self._last_ms, self._seq)
-
-    def commands(self, out: list[tuple[bytes | str | int | float, ...]], batch: Batch) -> int:
-        session, stream, shard = self._session_b, self._stream, self._shard_key
-        maxlen, group_maxlen = self._maxlen, self._group_maxlen
-        for entry_id, lines in batch.entries:
-            count, records = len(lines), b"".join(lines)
-            out.append(
-                (b"XADD", stream, b"MAXLEN", b"~", maxlen, entry_id, FIELD_SESSION, session,
-                 FIELD_COUNT, count, FIELD_RECORDS, records)
-            )  # fmt: skip
-            out.append(
-                (b"XADD", shard, b"MAXLEN", b"~", group_maxlen, b"*", FIELD_SESSION, session,
-                 FIELD_COUNT, count, FIELD_RECORDS, records, FIELD_ENTRY, entry_id)
-            )  # fmt: skip
-        index_commands = 0
-        if batch.start is not None:
-            out.append((b"ZADD", self.layout.index(), batch.start, session))
-            index_commands += 1
-        if batch.info:
-            fields: list[bytes | str | int | float] = []
-            for key, value in _hash_values(batch.info).items():
-                fields += (key, value)
-            out.append((b"HSET", self._info_key, *fields))
-            index_commands += 1
-            if self._retention is not None and batch.info.get("status") == "ended":
-                seconds = max(1, int(self._retention))
-                out.append((b"EXPIRE", self._info_key, seconds))
-                out.append((b"EXPIRE", self._stream, seconds))
-                index_commands += 2
-        return index_commands
 
     def settle(self, batch: Batch, written: int, retry: list[Entry], index_failed: bool) -> None:
         self._inflight -= sum(len(entry[1]) for entry in batch.entries)
@@ -539,15 +620,10 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         self._enforce_bound()
         self._check_flushed()
 
-    def failed(self, entry: Entry, error: BaseException) -> None:
+    def refused(self, entry: Entry, error: BaseException) -> None:
+        """Redis refused ``entry`` for good (a non-transient error reply)."""
         self._errors += len(entry[1])
+        self.last_error = redact(f"{type(error).__name__}: {error}", self._encoder.secrets)
         log.error(
             "session %s: Redis refused %d records: %s", self.session_id, len(entry[1]), error
         )
-
-
-def _hash_values(info: Mapping[str, Any]) -> dict[str, str | int | float]:
-    return {
-        key: value if isinstance(value, str | int | float) else str(value or "")
-        for key, value in info.items()
-    }

@@ -13,13 +13,21 @@ every key of one session hashes to the same slot and each shard stream to its ow
     P:all:{K}                stream: every session's records again, for consumer groups
                              (K = 0 .. shards-1; a session always goes to the same shard)
 
-Entries (the same fields in both kinds of stream)::
+Entries of a session's stream::
 
     records   the session's records, in the recording format (rxrealtime.recording):
               one or more complete JSON lines, each "\\n"-terminated, in order
     n         how many records ``records`` holds (decimal)
     session   the session id
-    entry     (shard streams only) the id of the same entry in the session's stream
+
+Entries of a group stream carry the records of every session a publishing process wrote in one
+round trip (one entry per round trip and group stream, split past about 256 KiB), so a group
+reader pays its per-entry costs once for many sessions::
+
+    s:SID     the records of session SID, in order, as in ``records`` above (one field per
+              session in the entry)
+
+Readers also accept a group entry of the session stream's shape (``session`` + ``records``).
 
 An entry in a session's stream has the id ``MS-SEQ`` where ``MS`` is the unix time in
 milliseconds at which its first record was received; ids only grow, so a retried write of the
@@ -43,6 +51,7 @@ __all__ = [
     "FIELD_ENTRY",
     "FIELD_RECORDS",
     "FIELD_SESSION",
+    "SESSION_FIELD_PREFIX",
     "StreamLayout",
     "check_session_id",
     "entry_ms",
@@ -56,6 +65,9 @@ FIELD_RECORDS = b"records"
 FIELD_COUNT = b"n"
 FIELD_SESSION = b"session"
 FIELD_ENTRY = b"entry"
+"""No longer written (a group entry used to name its session-stream twin); kept for readers."""
+SESSION_FIELD_PREFIX = b"s:"
+"""A group entry's field ``s:SID`` holds the records of session ``SID``."""
 
 _TRANSIENT_REPLIES = ("LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "OOM")
 

@@ -25,7 +25,7 @@ from reactivex.subject import Subject
 
 from rxrealtime import events as ev
 from rxrealtime.recording import Record, read_records
-from rxrealtime.sources.redis_layout import FIELD_RECORDS, FIELD_SESSION
+from rxrealtime.sources.redis_layout import FIELD_RECORDS, FIELD_SESSION, SESSION_FIELD_PREFIX
 
 __all__ = [
     "SessionEnd",
@@ -87,18 +87,38 @@ def entry_items(
     session_id: str | None = None,
 ) -> list[SessionItem]:
     """The items one stream entry carries, in order (``"end"`` records as :class:`SessionEnd`;
-    other directions than ``directions`` and unknown record kinds skipped)."""
+    other directions than ``directions`` and unknown record kinds skipped).
+
+    A session stream's entry (``records``) is ``session_id``'s (else its ``session`` field's);
+    a group entry holds one ``s:SID`` field per session (see :mod:`.redis_layout`)."""
+    items: list[SessionItem] = []
+    data = fields.get(FIELD_RECORDS)
+    if data is None:
+        for key, value in fields.items():
+            if key.startswith(SESSION_FIELD_PREFIX) and isinstance(value, bytes):
+                session = _text(key[len(SESSION_FIELD_PREFIX) :])
+                _extend(items, value, session, entry_id, directions)
+        if items or any(key.startswith(SESSION_FIELD_PREFIX) for key in fields):
+            return items
     raw_session = fields.get(FIELD_SESSION)
     session = session_id or (_text(raw_session) if raw_session is not None else "?")
-    data = fields.get(FIELD_RECORDS)
     if not isinstance(data, bytes):
         shown = {_text(key): _text(value) for key, value in fields.items()}
         invalid = ev.InvalidEvent(raw=shown, error=f"stream entry {entry_id} has no records")
         return [SessionEvent(session, invalid, None, entry_id)]
-    items: list[SessionItem] = []
+    _extend(items, data, session, entry_id, directions)
+    return items
+
+
+def _extend(
+    items: list[SessionItem],
+    data: bytes,
+    session: str,
+    entry_id: str,
+    directions: Collection[str],
+) -> None:
     for record in read_records(data.split(b"\n")):
         items.extend(_items(record, session, entry_id, directions))
-    return items
 
 
 def _items(
