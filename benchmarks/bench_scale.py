@@ -275,7 +275,7 @@ async def sdk_session(url: str, meter: Meter, until: float) -> None:
                 if meter.arrived(getattr(event, "event_id", None)):
                     seen += 1
                 elif event.type == "x.count":
-                    count = {"sent": event.sent, "appends": event.appends}  # type: ignore[union-attr]
+                    count = {"sent": event.sent, "appends": event.appends}
 
         async def append() -> None:
             await connection.input_audio_buffer.append(

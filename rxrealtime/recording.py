@@ -358,27 +358,29 @@ class FrameEncoder:
         out: list[bytes] = []
         append = out.append
         secrets = self._secrets
-        fast = self._fast
+        templates = _TEMPLATES if self._fast else {}
         dumps = orjson.dumps
         limit = 2 * JSON_WRITE_DEPTH
         for ts, direction, frame, valid in frames:
-            template = _TEMPLATES.get(direction) if fast else None
+            template = templates.get(direction)
             if template is not None:
                 # every check runs on str: a substring test on bytes costs several times more
-                if isinstance(frame, str):
-                    text: str | None = frame
+                kind = frame.__class__
+                text: str | None = None
+                data: Any = frame
+                if kind is str:
                     try:
-                        data: bytes | bytearray = frame.encode()
+                        data = frame.encode()  # type: ignore[attr-defined]
+                        text = frame  # type: ignore[assignment]
                     except UnicodeEncodeError:  # a lone surrogate: not text JSON can carry
                         text = None
-                elif isinstance(frame, bytes | bytearray | memoryview):
-                    data = frame if isinstance(frame, bytes | bytearray) else bytes(frame)
+                elif kind is bytes or kind is bytearray or kind is memoryview:
+                    if kind is memoryview:
+                        data = bytes(frame)  # type: ignore[call-overload]
                     try:
                         text = data.decode()
-                    except UnicodeDecodeError:
+                    except UnicodeDecodeError:  # not UTF-8: the reference encoder decides
                         text = None
-                else:
-                    text = None
                 if text is not None and _provably_plain(text, secrets, limit):
                     if not valid:
                         try:
@@ -386,7 +388,8 @@ class FrameEncoder:
                         except orjson.JSONDecodeError:
                             text = None
                     if text is not None:
-                        append(template % (dumps(micro(ts - origin)), dumps(ts), data))
+                        t = round((ts - origin) * 1e6) / 1e6  # micro(), inline
+                        append(template % (dumps(t), dumps(ts), data))
                         continue
             record = frame_record(direction, frame, t=ts - origin, ts=ts)
             append(encode_line(record, secrets))

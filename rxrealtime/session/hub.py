@@ -187,6 +187,7 @@ class EventHub:
         "joined",
         "observe",
         "preceding_error",
+        "tap",
     )
 
     def __init__(
@@ -205,6 +206,9 @@ class EventHub:
         """Held by this hub's iterators while they are full (see the module docstring)."""
         self.observe: Callable[[ev.ServerEvent], None] | None = None
         """Called with every received event before it is delivered (reconnect bookkeeping)."""
+        self.tap: Callable[[Frame, ev.ServerEvent], None] | None = None
+        """Called with every received frame and its event before it is delivered (a
+        recorder's ``FrameTap.frame_in``); what it raises is logged, never propagated."""
         self.joined: Callable[[], None] | None = None
         """Called whenever a consumer joins (a replay starts when its first consumer does)."""
         self.preceding_error: ev.ErrorEvent | None = None
@@ -245,6 +249,14 @@ class EventHub:
                 self._unknown += 1
             elif kind is ev.InvalidEvent:
                 self._invalid += 1
+        tap = self.tap
+        if tap is not None:
+            try:
+                tap(frame, event)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # a recorder cannot end a session
+                log.exception("rxrealtime: a frame tap raised; ignored")
         observe = self.observe
         if observe is not None:
             observe(event)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
 
@@ -35,10 +35,11 @@ from rxrealtime.errors import (
     SessionRejectedError,
     redact,
 )
+from rxrealtime.recording import FrameTap
 from rxrealtime.scheduling import Backpressure, LoopScheduler
 from rxrealtime.session._pushed import PushedReceiver
 from rxrealtime.session.base import SessionBase
-from rxrealtime.session.hub import DEFAULT_BUFFER_SIZE, PROPAGATED, EventHub, byte_len
+from rxrealtime.session.hub import DEFAULT_BUFFER_SIZE, PROPAGATED, EventHub, Frame, byte_len
 from rxrealtime.session.reconnect import Continuity, Reconnected, ReconnectPolicy
 from rxrealtime.session.resources import check_frame_size
 from rxrealtime.transport import (
@@ -91,6 +92,7 @@ class RealtimeSession(SessionBase):
         reconnect: ReconnectPolicy | None = None,
         reopen: Callable[[], Awaitable[FrameTransport]] | None = None,
         idle_timeout: float | None = None,
+        taps: Sequence[FrameTap] = (),
     ) -> None:
         if reconnect is not None and reopen is None:
             raise ValueError("reconnect= needs reopen=, the coroutine that opens a new transport")
@@ -118,6 +120,11 @@ class RealtimeSession(SessionBase):
             hub.observe = self._observe
         self._attempt = 0
         self._reconnecting = False
+        # recorders' frame taps (see rxrealtime.recording.FrameTap): frames in through the hub
+        self._taps = tuple(taps)
+        self._connections = 1
+        if self._taps:
+            hub.tap = self._taps[0].frame_in if len(self._taps) == 1 else self._tap_in
         # set (and dropped) whenever the transport changes; made when a sender first waits
         self._swapped: asyncio.Event | None = None
         self._recycled_replayed: int | None = None
@@ -283,6 +290,7 @@ class RealtimeSession(SessionBase):
                     last_failure = redact(f"{type(exc).__name__}: {exc}", self._secrets)
                     log.warning("rxrealtime: reconnect attempt failed: %s", last_failure)
                     continue
+                self._tap_connection(closed.code, reason)
                 try:
                     replayed = await self._restore(transport)
                 except TransportClosed as again:
@@ -308,6 +316,8 @@ class RealtimeSession(SessionBase):
         for frame in frames:
             await transport.send(frame)
             self._hub.count_sent(byte_len(frame))
+            for tap in self._taps:
+                self._guarded(tap.frame_out, frame)
         return len(frames) - (continuity.session_config is not None)
 
     def _ending(self) -> bool:
@@ -375,6 +385,7 @@ class RealtimeSession(SessionBase):
                 )
                 self._connected_at = loop.time() - after + min(after, _RECYCLE_RETRY)
                 continue
+            self._tap_connection(None, None)
             try:
                 replayed = await self._restore(transport)
             except TransportClosed:
@@ -429,6 +440,28 @@ class RealtimeSession(SessionBase):
             if self._recycler is not None:
                 self._recycler.cancel()
             self._tell_transport(terminal)
+            for tap in self._taps:
+                self._guarded(tap.session_ended, terminal)
+
+    def _tap_in(self, frame: Frame, event: ev.ServerEvent) -> None:
+        """Every tap's ``frame_in`` (when there are several)."""
+        for tap in self._taps:
+            tap.frame_in(frame, event)
+
+    def _tap_connection(self, close_code: int | None, close_reason: str | None) -> None:
+        """A new connection was opened: tell the taps, before anything is sent on it."""
+        self._connections += 1
+        for tap in self._taps:
+            self._guarded(tap.connection, self._connections, close_code, close_reason)
+
+    @staticmethod
+    def _guarded(call: Callable[..., object], *args: object) -> None:
+        try:
+            call(*args)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            log.exception("rxrealtime: a frame tap raised; ignored")
 
     def _tell_transport(self, terminal: ConnectionClosed) -> None:
         """Tell the transport used last how the session ended, if it wants to know (a
@@ -479,6 +512,8 @@ class RealtimeSession(SessionBase):
                 if self._transport is transport and hub.terminal is None:
                     await self._swap_event().wait()  # the receive task reconnects or ends it
         hub.count_sent(size)
+        for tap in self._taps:
+            self._guarded(tap.frame_out, data)
 
     # -- close -----------------------------------------------------------------------------
 

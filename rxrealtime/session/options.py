@@ -37,7 +37,13 @@ _TRANSPORT: Final = {"transport": True}
 
 
 class FrameRecorder(Protocol):
-    """What ``connect(recorder=...)`` needs: :class:`rxrealtime.sinks.Recorder` fits."""
+    """What ``connect(recorder=...)`` needs: :class:`rxrealtime.sinks.Recorder` fits.
+
+    A recorder that also has a ``tap()`` method returning a
+    :class:`~rxrealtime.recording.FrameTap` (:class:`rxrealtime.sinks.RedisPublisher` does) is
+    tapped instead of wrapped: the session calls its callbacks directly and keeps its fastest
+    receive path (a wrapped transport is read with ``recv()``).
+    """
 
     def add_secrets(self, secrets: Iterable[str | None]) -> None:
         """Mask these values in everything recorded from now on."""
@@ -112,10 +118,14 @@ class ConnectOptions:
         recorders = self.recorders
         for recorder in recorders:
             recorder.add_secrets(config.secrets)
+        taps = tuple(
+            getattr(r, "tap")() for r in recorders if callable(getattr(r, "tap", None))  # noqa: B009
+        )
+        wrapping = tuple(r for r in recorders if not callable(getattr(r, "tap", None)))
 
         async def open_recorded() -> FrameTransport:
             transport: FrameTransport = await open_websocket(config)
-            for recorder in recorders:  # the first recorder given sees frames first
+            for recorder in wrapping:  # the first recorder given sees frames first (taps last)
                 transport = recorder.wrap(transport)
             return transport
 
@@ -127,6 +137,7 @@ class ConnectOptions:
             # kept (with the configuration it holds) only when it will be used
             reopen=open_recorded if self.reconnect is not None else None,
             idle_timeout=self.idle_timeout,
+            taps=taps,
         )
 
     def connect(self) -> Connecting:

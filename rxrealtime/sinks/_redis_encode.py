@@ -76,6 +76,32 @@ def kind_of(frame: object) -> str | None:
     return None
 
 
+def _empty_delta(frame: object) -> str | None:
+    """The text of a valid audio-delta frame with its top-level ``delta`` emptied, without
+    parsing the payload (most of the bytes); ``None`` when that is not provably right. It is
+    when the text has no backslash (no escape can hide a key or a quote), ``"delta":"`` occurs
+    once, right after ``{`` or ``,`` (so it is a key: the text is valid JSON), and ``"delta"``
+    nowhere else (so it is the event's own, top-level key)."""
+    if isinstance(frame, str):
+        text = frame
+    elif isinstance(frame, bytes | bytearray):
+        try:
+            text = frame.decode()
+        except UnicodeDecodeError:
+            return None
+    else:
+        return None
+    if "\\" in text:
+        return None
+    start = text.find('"delta":"')
+    if start < 1 or text[start - 1] not in "{,":
+        return None
+    end = text.find('"', start + 9)
+    if end < 0 or '"delta"' in text[:start] or '"delta"' in text[end:]:
+        return None
+    return text[: start + 9] + text[end:]
+
+
 def _parsed_kind(frame: object) -> str | None:
     """The ``type`` of a text frame whose type is not first (rare): parsed."""
     try:
@@ -139,21 +165,25 @@ class RecordEncoder:
     def line(self, ts: float, direction: str, frame: object, flags: int) -> bytes:
         """The record line of one admitted frame (any flags). Raises ``TypeError`` for a value
         that is not a frame, an event or a dict."""
+        if flags & MARKER and flags & VALID:
+            emptied = _empty_delta(frame)
+            if emptied is not None:  # the rest of the event goes through the fast path
+                return self._frames.lines([(ts, direction, emptied, VALID)], self.started_at)[0]
         if flags & (MARKER | SESSION) and isinstance(frame, str | bytes | bytearray):
             try:  # text: parsed here (a marker loses its payload, a session names its model)
                 event = orjson.loads(frame)
             except orjson.JSONDecodeError:
                 event = None
             if isinstance(event, dict):
+                given: object = frame
                 if flags & MARKER:
-                    try:  # the rest of the event goes through the fast path as usual
-                        frame = orjson.dumps({**event, "delta": ""})
+                    try:
+                        given = orjson.dumps({**event, "delta": ""})
                     except TypeError:  # deeper than the writer takes: the reference encoder
                         return self._reference(ts, direction, frame, flags)
                 else:
                     self._learn(direction, event)
-                item = (ts, direction, frame, VALID)
-                return self._frames.lines([item], self.started_at)[0]
+                return self._frames.lines([(ts, direction, given, VALID)], self.started_at)[0]
         if not flags & (MARKER | SESSION):
             item = (ts, direction, frame, flags & VALID)
             return self._frames.lines([item], self.started_at)[0]

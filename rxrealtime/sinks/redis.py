@@ -527,7 +527,7 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
                 except Exception as error:
                     self.failed(error)
             return
-        self._records.extend(zip([item[0] for item in frames], lines, strict=True))
+        self._records.extend(zip([item[0] for item in frames], lines, strict=False))
 
     def _enforce_bound(self) -> None:
         excess = len(self._records) + self._retry_records + self._inflight - self._buffer_size

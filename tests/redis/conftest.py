@@ -5,6 +5,7 @@ Nothing here skips: without a server binary the tests fail, saying how to get on
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,6 +13,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 from redis_helpers import RedisServer
+
+# the scripted WebSocket server of tests/hostile (hostile_peer) serves some sessions here too
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hostile"))
 
 
 @pytest.fixture(scope="session")

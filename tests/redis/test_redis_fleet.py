@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
+from collections.abc import Iterator
 
 import pytest
 from redis_helpers import RedisServer, wait_for
@@ -62,6 +64,19 @@ def test_run_fleet_spreads_sessions_over_worker_processes(
     assert "ended      4" in view and "1st audio" in view
 
 
+@pytest.fixture
+def library_log_level() -> Iterator[None]:
+    """The command line quiets the ``rxrealtime`` logger (to ERROR) for the process; put it
+    back, so later tests see the library's warnings."""
+    logger = logging.getLogger("rxrealtime")
+    level = logger.level
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("library_log_level")
 def test_the_monitor_command(
     redis_server: RedisServer, prefix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,6 +89,7 @@ def test_the_monitor_command(
     assert "sessions  active      0" in out and "cost 0.0000" in out
 
 
+@pytest.mark.usefixtures("library_log_level")
 def test_bad_prices_are_an_argument_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["monitor", "--prices", "input_text=4,bogus=1"])
