@@ -74,17 +74,29 @@ def voice_turn(audio_deltas: int = 50, transcript_deltas: int = 36) -> list[str]
     words = WORDS
     spoken = " ".join(words[i % len(words)] for i in range(transcript_deltas))
     user_item = {
-        "id": user, "type": "message", "status": "completed", "role": "user",
+        "id": user,
+        "type": "message",
+        "status": "completed",
+        "role": "user",
         "content": [{"type": "input_audio", "transcript": None}],
     }
     out_item = {
-        "id": reply, "object": "realtime.item", "type": "message", "status": "completed",
-        "role": "assistant", "content": [{"type": "output_audio", "transcript": spoken}],
+        "id": reply,
+        "object": "realtime.item",
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_audio", "transcript": spoken}],
     }
     usage = {
-        "total_tokens": 253, "input_tokens": 132, "output_tokens": 121,
+        "total_tokens": 253,
+        "input_tokens": 132,
+        "output_tokens": 121,
         "input_token_details": {
-            "text_tokens": 119, "audio_tokens": 13, "image_tokens": 0, "cached_tokens": 64,
+            "text_tokens": 119,
+            "audio_tokens": 13,
+            "image_tokens": 0,
+            "cached_tokens": 64,
             "cached_tokens_details": {"text_tokens": 64, "audio_tokens": 0, "image_tokens": 0},
         },
         "output_token_details": {"text_tokens": 30, "audio_tokens": 91},
@@ -100,17 +112,25 @@ def voice_turn(audio_deltas: int = 50, transcript_deltas: int = 36) -> list[str]
     frames += [
         frame(
             "conversation.item.input_audio_transcription.delta",
-            item_id=user, content_index=0, delta=word + " ",
+            item_id=user,
+            content_index=0,
+            delta=word + " ",
         )
         for word in ("What's", "the", "weather", "in", "Oslo?")
     ]
     frames.append(
         frame(
             "conversation.item.input_audio_transcription.completed",
-            item_id=user, content_index=0, transcript="What's the weather in Oslo?",
-            usage={"type": "tokens", "total_tokens": 22, "input_tokens": 13,
-                   "input_token_details": {"text_tokens": 0, "audio_tokens": 13},
-                   "output_tokens": 9},
+            item_id=user,
+            content_index=0,
+            transcript="What's the weather in Oslo?",
+            usage={
+                "type": "tokens",
+                "total_tokens": 22,
+                "input_tokens": 13,
+                "input_token_details": {"text_tokens": 0, "audio_tokens": 13},
+                "output_tokens": 9,
+            },
         )
     )
     in_progress = {**out_item, "status": "in_progress", "content": []}
@@ -118,7 +138,8 @@ def voice_turn(audio_deltas: int = 50, transcript_deltas: int = 36) -> list[str]
         frame("response.output_item.added", response_id=resp, output_index=0, item=in_progress),
         frame("conversation.item.added", previous_item_id=user, item=in_progress),
         frame(
-            "response.content_part.added", **stream,
+            "response.content_part.added",
+            **stream,
             part={"type": "audio", "transcript": ""},
         ),
     ]
@@ -132,7 +153,8 @@ def voice_turn(audio_deltas: int = 50, transcript_deltas: int = 36) -> list[str]
         frame("response.output_audio.done", **stream),
         frame("response.output_audio_transcript.done", **stream, transcript=spoken),
         frame(
-            "response.content_part.done", **stream,
+            "response.content_part.done",
+            **stream,
             part={"type": "audio", "transcript": spoken},
         ),
         frame("response.output_item.done", response_id=resp, output_index=0, item=out_item),
@@ -213,9 +235,7 @@ def run(n: int = 20_000, rounds: int = 9, block: int = 540) -> dict[str, float |
     }
     if sdk is not None:
         result["sdk"] = statistics.median(rates[sdk])
-        result["ratio"] = statistics.median(
-            o / t for o, t in zip(ours, rates[sdk], strict=True)
-        )
+        result["ratio"] = statistics.median(o / t for o, t in zip(ours, rates[sdk], strict=True))
     return result
 
 

@@ -226,9 +226,7 @@ async def rxrealtime_session(url: str, meter: Meter, until: float) -> None:
 
     async with rs.connect(base_url=f"http://{url}/v1", open_timeout=60) as session:
         session.events.subscribe(on_event, on_error=lambda _: ended.set(), on_completed=ended.set)
-        appended = await _append_until(
-            until, lambda: session.input_audio_buffer.append(PCM_CHUNK)
-        )
+        appended = await _append_until(until, lambda: session.input_audio_buffer.append(PCM_CHUNK))
         await session.send_raw(DONE)
         await asyncio.wait_for(ended.wait(), 60)
         meter.lost += session.statistics().dropped
@@ -278,9 +276,7 @@ async def sdk_session(url: str, meter: Meter, until: float) -> None:
                     count = {"sent": event.sent, "appends": event.appends}
 
         async def append() -> None:
-            await connection.input_audio_buffer.append(
-                audio=base64.b64encode(PCM_CHUNK).decode()
-            )
+            await connection.input_audio_buffer.append(audio=base64.b64encode(PCM_CHUNK).decode())
 
         receiving = asyncio.ensure_future(receive())
         appended = await _append_until(until, append)
@@ -315,7 +311,11 @@ CONTENDERS: dict[str, Callable[[str, Meter, float], Awaitable[None]]] = {
 
 
 async def run_level(
-    contender: str, address: str, pids: Sequence[int], sessions: int, duration: float,
+    contender: str,
+    address: str,
+    pids: Sequence[int],
+    sessions: int,
+    duration: float,
     ramp: float,
 ) -> dict[str, Any]:
     """``sessions`` sessions of ``contender`` for ``ramp`` + 1 s + ``duration`` seconds."""
@@ -482,9 +482,10 @@ def run(
             idle = {name: statistics.median(values) for name, values in samples.items()}
         running = list(names)
         for round_index, sessions in enumerate(levels):
-            order = running[round_index % max(1, len(running)) :] + running[
-                : round_index % max(1, len(running))
-            ]
+            order = (
+                running[round_index % max(1, len(running)) :]
+                + running[: round_index % max(1, len(running))]
+            )
             for name in order:
                 ramp = max(1.0, sessions / 400)
                 row = asyncio.run(run_level(name, address, pids, sessions, duration, ramp))

@@ -178,7 +178,12 @@ async def _server(port_out: Callable[[int], None], n: int, stop: asyncio.Event) 
         await ws.close(1000)
 
     async with serve(
-        handler, "127.0.0.1", 0, compression=None, ping_interval=None, close_timeout=60,
+        handler,
+        "127.0.0.1",
+        0,
+        compression=None,
+        ping_interval=None,
+        close_timeout=60,
         max_size=2**24,
     ) as server:
         port_out(server.sockets[0].getsockname()[1])
@@ -377,7 +382,11 @@ async def _inline(n: int, appends: int, rounds: int, receivers: list[str]) -> tu
 
 
 def run(
-    n: int = 10000, rounds: int = 31, *, appends: int = 2000, inline: bool = False,
+    n: int = 10000,
+    rounds: int = 31,
+    *,
+    appends: int = 2000,
+    inline: bool = False,
     with_sdk: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """The headline figures (CPU time): ``{"receive": summary, "send": summary}`` (see

@@ -61,32 +61,60 @@ def response_cycle() -> list[dict[str, Any]]:
     ids = {"response_id": "resp_1", "item_id": "item_1", "output_index": 0}
     part = {**ids, "content_index": 0}
     audio = base64.b64encode(bytes(2400)).decode()  # 50 ms of 24 kHz PCM16
-    item = {"id": "item_1", "object": "realtime.item", "type": "message", "status": "completed",
-            "role": "assistant", "content": [{"type": "output_audio", "transcript": "hi"}]}
-    response = {"object": "realtime.response", "id": "resp_1", "status": "in_progress",
-                "output": [], "output_modalities": ["audio"]}
+    item = {
+        "id": "item_1",
+        "object": "realtime.item",
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_audio", "transcript": "hi"}],
+    }
+    response = {
+        "object": "realtime.response",
+        "id": "resp_1",
+        "status": "in_progress",
+        "output": [],
+        "output_modalities": ["audio"],
+    }
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": response},
-        {"type": "response.output_item.added", "response_id": "resp_1", "output_index": 0,
-         "item": {**item, "status": "in_progress", "content": []}},
-        {"type": "response.content_part.added", **part,
-         "part": {"type": "output_audio", "transcript": ""}},
+        {
+            "type": "response.output_item.added",
+            "response_id": "resp_1",
+            "output_index": 0,
+            "item": {**item, "status": "in_progress", "content": []},
+        },
+        {
+            "type": "response.content_part.added",
+            **part,
+            "part": {"type": "output_audio", "transcript": ""},
+        },
     ]
     for k in range(51):  # 20 audio deltas interleaved with 31 transcript deltas
         if k % 5 in (1, 3):
             events.append({"type": "response.output_audio.delta", **part, "delta": audio})
         else:
-            events.append({"type": "response.output_audio_transcript.delta", **part,
-                           "delta": "word "})
+            events.append(
+                {"type": "response.output_audio_transcript.delta", **part, "delta": "word "}
+            )
     events += [
         {"type": "response.output_audio.done", **part},
         {"type": "response.output_audio_transcript.done", **part, "transcript": "hi"},
-        {"type": "response.content_part.done", **part,
-         "part": {"type": "output_audio", "transcript": "hi"}},
-        {"type": "response.output_item.done", "response_id": "resp_1", "output_index": 0,
-         "item": item},
-        {"type": "response.done", "response": {**response, "status": "completed",
-                                               "output": [item]}},
+        {
+            "type": "response.content_part.done",
+            **part,
+            "part": {"type": "output_audio", "transcript": "hi"},
+        },
+        {
+            "type": "response.output_item.done",
+            "response_id": "resp_1",
+            "output_index": 0,
+            "item": item,
+        },
+        {
+            "type": "response.done",
+            "response": {**response, "status": "completed", "output": [item]},
+        },
     ]
     assert len(events) == EVENTS_PER_SECOND
     return events
@@ -95,17 +123,30 @@ def response_cycle() -> list[dict[str, Any]]:
 def _template(event: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
     """(frame header, JSON before the event_id digits, JSON after them)."""
     marker = "0" * _ID_DIGITS
-    text = json.dumps({"type": event["type"], "event_id": "t" + marker,
-                       **{k: v for k, v in event.items() if k != "type"}},
-                      separators=(",", ":")).encode()
+    text = json.dumps(
+        {
+            "type": event["type"],
+            "event_id": "t" + marker,
+            **{k: v for k, v in event.items() if k != "type"},
+        },
+        separators=(",", ":"),
+    ).encode()
     head, tail = text.split(marker.encode(), 1)
     return _header(len(text)), head, tail
 
 
 CYCLE = [_template(event) for event in response_cycle()]
-SESSION_CREATED = _template({"type": "session.created",
-                             "session": {"type": "realtime", "object": "realtime.session",
-                                         "id": "sess_blaster", "model": "gpt-realtime"}})
+SESSION_CREATED = _template(
+    {
+        "type": "session.created",
+        "session": {
+            "type": "realtime",
+            "object": "realtime.session",
+            "id": "sess_blaster",
+            "model": "gpt-realtime",
+        },
+    }
+)
 
 
 def _frame(template: tuple[bytes, bytes, bytes], at: float) -> bytes:
@@ -149,8 +190,11 @@ class Connection(asyncio.Protocol):
     def _upgrade(self, request: bytes) -> None:
         lines = request.split(b"\r\n")
         path = lines[0].split(b" ")[1] if b" " in lines[0] else b"/"
-        key = next(line.split(b":", 1)[1].strip() for line in lines
-                   if line.lower().startswith(b"sec-websocket-key:"))
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in lines
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
         accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
         assert self.transport is not None
         now = time.monotonic()
@@ -204,8 +248,15 @@ class Connection(asyncio.Protocol):
         elif payload.startswith(b'{"type":"x.done"'):
             self.streaming = False
             self.blaster.connections.discard(self)
-            count = json.dumps({"type": "x.count", "event_id": "count", "sent": self.sent,
-                                "appends": self.appends}, separators=(",", ":")).encode()
+            count = json.dumps(
+                {
+                    "type": "x.count",
+                    "event_id": "count",
+                    "sent": self.sent,
+                    "appends": self.appends,
+                },
+                separators=(",", ":"),
+            ).encode()
             self.transport.write(_header(len(count)) + count)
             self.transport.write(_header(2, 8) + struct.pack("!H", 1000))
             self.open = False

@@ -55,6 +55,7 @@ __all__ = [
     "redact",
 ]
 
+
 class RxRealtimeError(Exception):
     """Base class of every exception rxrealtime raises on purpose."""
 

@@ -23,7 +23,12 @@ DOCUMENTED_TOP_LEVEL = {
     "LoopScheduler",
 }
 DOCUMENTED_EVENTS = {
-    "decode", "encode", "UnknownEvent", "InvalidEvent", "ServerEvent", "ClientEvent"
+    "decode",
+    "encode",
+    "UnknownEvent",
+    "InvalidEvent",
+    "ServerEvent",
+    "ClientEvent",
 }
 DOCUMENTED_OPERATORS = {"text_only", "accumulate_deltas", "audio_chunks", "tool_calls", "of_type"}
 

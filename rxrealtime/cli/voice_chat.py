@@ -272,5 +272,3 @@ def _show(event: ev.ServerEvent, console: _Console, speaker: Speaker) -> None:
         console.set_state("listening")
     elif isinstance(event, ev.ErrorEvent) and event.error is not None:
         console.line(f"error: {event.error.message}")
-
-

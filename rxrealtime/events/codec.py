@@ -127,8 +127,11 @@ def _register_families() -> None:
         ),
         (
             session.RealtimeAudioFormats,
-            {"audio/pcm": session.AudioPCM, "audio/pcmu": session.AudioPCMU,
-             "audio/pcma": session.AudioPCMA},
+            {
+                "audio/pcm": session.AudioPCM,
+                "audio/pcmu": session.AudioPCMU,
+                "audio/pcma": session.AudioPCMA,
+            },
             session.RealtimeAudioFormats,
         ),
         (
@@ -167,8 +170,10 @@ def _register_families() -> None:
         kind = value.get("type")
         if kind is None:  # beta: flat session objects have no type
             return session.RealtimeSessionConfig
-        return sessions.get(kind, session.SessionConfig) if isinstance(kind, str) else (
-            session.SessionConfig
+        return (
+            sessions.get(kind, session.SessionConfig)
+            if isinstance(kind, str)
+            else (session.SessionConfig)
         )
 
     make_dispatcher(session.SessionConfig, pick_session, sessions)
@@ -284,8 +289,15 @@ def _event_id(obj: dict[str, Any]) -> str | None:
 
 
 def _json_kind(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-             int: "a number", float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 

@@ -610,7 +610,6 @@ BETA_ALIASES: Mapping[str, str] = MappingProxyType(
 """Beta wire type -> GA wire type, for the server events the GA protocol renamed."""
 
 
-
 _BY_TYPE = {wire_type(cls): cls for cls in _CLASSES}
 
 SERVER_EVENT_TYPES: Mapping[str, type[ServerEvent]] = MappingProxyType(

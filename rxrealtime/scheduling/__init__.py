@@ -42,7 +42,6 @@ Awaiting
     Cancelling the awaiting task disposes the subscription.
 """
 
-
 from __future__ import annotations
 
 from rxrealtime.scheduling.awaiting import SequenceContainsNoElementsError, first, last, to_list

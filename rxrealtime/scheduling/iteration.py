@@ -200,5 +200,3 @@ def to_async_iterable(
     observer: LoopQueueObserver[_T] = LoopQueueObserver(loop, maxsize=maxsize, overflow=overflow)
     subscription = source.subscribe(observer, scheduler=LoopScheduler.for_loop(loop))
     return ObservableIterator(observer, subscription)
-
-

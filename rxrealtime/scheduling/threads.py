@@ -301,5 +301,3 @@ def observe_on_thread(
     return ThreadObserver(
         sink, on_error, on_completed, maxsize=maxsize, overflow=overflow, name=name
     )
-
-

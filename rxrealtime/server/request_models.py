@@ -95,9 +95,7 @@ _TURN_DETECTION = _tagged(
         ),
     }
 )
-_NOISE_REDUCTION = _obj(
-    type=Str(enum=("near_field", "far_field")), strength=Num(minimum=0.0)
-)
+_NOISE_REDUCTION = _obj(type=Str(enum=("near_field", "far_field")), strength=Num(minimum=0.0))
 _TRANSCRIPTION = _obj(
     delay=Str(enum=_EFFORTS),
     keywords=Arr(Str()),
@@ -219,6 +217,7 @@ def _item(required: tuple[str, ...], **fields: Spec) -> Obj:
     """A message or function item: its fields plus ``id``, ``object`` and ``status``."""
     return Obj({**fields, **_COMMON}, frozenset(required))
 
+
 ITEM = _tagged(
     {
         "message": _item(("role", "content"), role=Str(), content=Arr(_PART)),
@@ -303,9 +302,7 @@ EVENT_FIELDS: dict[str, Obj] = {
     "input_audio_buffer.commit": _obj(),
     "input_audio_buffer.clear": _obj(),
     "output_audio_buffer.clear": _obj(),
-    "conversation.item.create": _obj(
-        ("item",), item=_LATER, previous_item_id=_ID
-    ),
+    "conversation.item.create": _obj(("item",), item=_LATER, previous_item_id=_ID),
     "conversation.item.delete": _obj(("item_id",), item_id=_ID),
     "conversation.item.retrieve": _obj(("item_id",), item_id=_ID),
     "conversation.item.truncate": _obj(

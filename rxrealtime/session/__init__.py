@@ -72,7 +72,6 @@ The package, one job per module
     :class:`Answer`).
 """
 
-
 from __future__ import annotations
 
 from rxrealtime.session.ask import Answer, Ask

@@ -219,9 +219,7 @@ class EventHub:
         self._observers: tuple[_Guard, ...] = ()
         self._queues: tuple[LoopQueueObserver[ev.ServerEvent], ...] = ()
         self._recv_queue: LoopQueueObserver[tuple[Frame, ev.ServerEvent]] | None = None
-        self._backlog: collections.deque[tuple[Frame, ev.ServerEvent]] | None = (
-            collections.deque()
-        )
+        self._backlog: collections.deque[tuple[Frame, ev.ServerEvent]] | None = collections.deque()
         self._flush_scheduled = False
         self._terminal: ConnectionClosed | None = None
         self._last_error: str | None = None
@@ -392,9 +390,7 @@ class EventHub:
             exc_info=exc,
         )
 
-    def _queue_failed(
-        self, queue: LoopQueueObserver[ev.ServerEvent], exc: BaseException
-    ) -> None:
+    def _queue_failed(self, queue: LoopQueueObserver[ev.ServerEvent], exc: BaseException) -> None:
         self._dropped += queue.dropped
         self._queues = tuple(q for q in self._queues if q is not queue)
         self._subscriber_errors += 1

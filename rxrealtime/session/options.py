@@ -119,7 +119,9 @@ class ConnectOptions:
         for recorder in recorders:
             recorder.add_secrets(config.secrets)
         taps = tuple(
-            getattr(r, "tap")() for r in recorders if callable(getattr(r, "tap", None))  # noqa: B009
+            getattr(r, "tap")()  # noqa: B009 (an optional method the FrameRecorder protocol lacks)
+            for r in recorders
+            if callable(getattr(r, "tap", None))
         )
         wrapping = tuple(r for r in recorders if not callable(getattr(r, "tap", None)))
 

@@ -215,9 +215,7 @@ class Writable(Protocol):
     def take(self) -> Batch | None:
         """What to write now (entries move to "in flight"); ``None`` if nothing."""
 
-    def settle(
-        self, batch: Batch, written: int, retry: list[Entry], index_failed: bool
-    ) -> None:
+    def settle(self, batch: Batch, written: int, retry: list[Entry], index_failed: bool) -> None:
         """The outcome: ``written`` records stored, ``retry`` entries to write again (back at the
         front of the buffer), the index updates to redo if ``index_failed``."""
 
@@ -240,10 +238,11 @@ class Link:
 
         self.client = client
         self._packed = isinstance(client, Redis)  # else a Cluster client: it routes commands
-        self._timeout: float | None = client.connection_pool.connection_kwargs.get(
-            "socket_timeout"
-        ) if self._packed else None
+        self._timeout: float | None = (
+            client.connection_pool.connection_kwargs.get("socket_timeout") if self._packed else None
+        )
         self._linger = linger
+        self._connection: Any = None  # the pool's connection this writer holds (plain client)
         self._owned = owned
         self._on_close = on_close
         self._max_backoff = max_backoff
@@ -300,6 +299,10 @@ class Link:
         finally:
             self.flushed.set()
             self._on_close()
+            try:
+                await self._release()
+            except Exception:  # a broken connection must not mask anything
+                log.debug("releasing the Redis connection failed", exc_info=True)
             if self._owned:
                 try:
                     await self.client.aclose()
@@ -385,8 +388,11 @@ class Link:
                 pipe.execute_command(*command)
             results: list[Any] = await pipe.execute(raise_on_error=False)
             return results
-        pool = client.connection_pool
-        connection = await pool.get_connection()
+        # one connection of the pool, kept by this writer between round trips (taking one from
+        # the pool and giving it back costs more than a small round trip)
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = await client.connection_pool.get_connection()
         try:
             packed: list[bytes] = commands  # type: ignore[assignment]
             await connection.send_packed_command(b"".join(packed), check_health=False)
@@ -401,10 +407,17 @@ class Link:
                     results.append(error)
             return results
         except BaseException:
-            await connection.disconnect(nowait=True)
+            self._connection = None
+            try:
+                await connection.disconnect(nowait=True)
+            finally:
+                await client.connection_pool.release(connection)
             raise
-        finally:
-            await pool.release(connection)
+
+    async def _release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await self.client.connection_pool.release(connection)
 
     def _settle(
         self,

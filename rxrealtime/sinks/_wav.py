@@ -20,6 +20,7 @@ __all__ = ["WavFile", "WavWriter"]
 
 _log = logging.getLogger("rxrealtime.sinks")
 
+
 @attrs.frozen
 class WavFile:
     """One file a :class:`WavWriter` wrote: where, for which response, how many frames, and at

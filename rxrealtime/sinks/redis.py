@@ -163,7 +163,7 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         cluster: bool = False,
         max_backoff: float = 2.0,
         close_timeout: float = 10.0,
-        linger: float = 0.005,
+        linger: float = 0.025,
     ) -> None:
         if buffer_size < 1 or entry_records < 1 or maxlen < 1 or group_maxlen < 1:
             raise ValueError("buffer_size, entry_records, maxlen and group_maxlen must be >= 1")
@@ -624,6 +624,4 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         """Redis refused ``entry`` for good (a non-transient error reply)."""
         self._errors += len(entry[1])
         self.last_error = redact(f"{type(error).__name__}: {error}", self._encoder.secrets)
-        log.error(
-            "session %s: Redis refused %d records: %s", self.session_id, len(entry[1]), error
-        )
+        log.error("session %s: Redis refused %d records: %s", self.session_id, len(entry[1]), error)

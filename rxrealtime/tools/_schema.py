@@ -172,9 +172,11 @@ def _schema(hint: Any, seen: tuple[type, ...] = ()) -> dict[str, Any]:
     if hint in _MAPPINGS or origin in _MAPPINGS:
         if args and args[0] is not str:
             raise TypeError(f"{hint!r}: JSON object keys are strings; use dict[str, T]")
-        return {"type": "object", "additionalProperties": _schema(args[1], seen)} if args else {
-            "type": "object"
-        }
+        return (
+            {"type": "object", "additionalProperties": _schema(args[1], seen)}
+            if args
+            else {"type": "object"}
+        )
     if isinstance(hint, type) and (attrs.has(hint) or dataclasses.is_dataclass(hint)):
         return _object_schema(hint, seen)
     raise TypeError(f"unsupported type hint for a tool parameter: {hint!r}")

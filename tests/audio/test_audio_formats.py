@@ -171,15 +171,21 @@ def test_every_layer_uses_the_same_objects() -> None:
     assert (ops.PCM16, ops.PCMU, ops.PCMA) == (PCM16, PCMU, PCMA)
     assert ops.PCMU is PCMU and server_g711.PCMU is PCMU and server_g711.Codec is AudioFormat
     assert server_g711.codec_for({"type": "audio/pcma"}) is PCMA
-    assert ops.announced_output_format(
-        ev.from_dict(
-            {
-                "type": "session.created",
-                "event_id": "e1",
-                "session": {"type": "realtime", "audio": {"output": {"format": PCMA.to_wire()}}},
-            }
+    assert (
+        ops.announced_output_format(
+            ev.from_dict(
+                {
+                    "type": "session.created",
+                    "event_id": "e1",
+                    "session": {
+                        "type": "realtime",
+                        "audio": {"output": {"format": PCMA.to_wire()}},
+                    },
+                }
+            )
         )
-    ) == PCMA
+        == PCMA
+    )
 
 
 CORE = Path(audio.__file__).parent
@@ -190,8 +196,12 @@ OPTIONAL = ("numpy", "sounddevice", "soxr")
 @pytest.mark.parametrize("name", CORE_MODULES)
 def test_the_core_imports_only_itself_the_standard_library_and_attrs(name: str) -> None:
     tree = ast.parse((CORE / f"{name}.py").read_text(encoding="utf-8"))
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     outside = {
         module
@@ -205,8 +215,7 @@ def test_the_core_imports_only_itself_the_standard_library_and_attrs(name: str) 
 
 def test_importing_the_package_loads_no_optional_dependency() -> None:
     code = (
-        "import sys, rxrealtime.audio\n"
-        f"print(sorted(m for m in {OPTIONAL!r} if m in sys.modules))"
+        f"import sys, rxrealtime.audio\nprint(sorted(m for m in {OPTIONAL!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -36,14 +36,16 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(json_text, children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(json_text, children, max_size=3)
+    ),
     max_leaves=8,
 )
 _plain_values = st.recursive(
     json_scalars.filter(lambda v: v is not None),
-    lambda children: st.lists(children, max_size=2)
-    | st.dictionaries(json_text, children, max_size=2),
+    lambda children: (
+        st.lists(children, max_size=2) | st.dictionaries(json_text, children, max_size=2)
+    ),
     max_leaves=4,
 )
 """JSON values without ``null`` anywhere (so a payload minus its nulls is what ``to_dict``
@@ -81,8 +83,10 @@ def _value(annotation: Any) -> st.SearchStrategy[Any]:
         elif kind is int:
             options.append(st.integers(min_value=-(2**53), max_value=2**53))
         elif kind is float:
-            options.append(st.floats(allow_nan=False, allow_infinity=False)
-                           | st.integers(min_value=-1000, max_value=1000))
+            options.append(
+                st.floats(allow_nan=False, allow_infinity=False)
+                | st.integers(min_value=-1000, max_value=1000)
+            )
         elif kind is str:
             options.append(json_text)
         elif origin in (Sequence, list, tuple):
@@ -161,8 +165,13 @@ def field_paths(event: ev.ServerEvent, raw: Mapping[str, Any]) -> list[FieldPath
     """Every field the wire object ``raw`` of the typed ``event`` holds, at every depth."""
     found: list[FieldPath] = []
 
-    def walk(obj: Model, data: Mapping[str, Any], prefix: tuple[str | int, ...], chain: bool,
-             keys: set[str]) -> None:
+    def walk(
+        obj: Model,
+        data: Mapping[str, Any],
+        prefix: tuple[str | int, ...],
+        chain: bool,
+        keys: set[str],
+    ) -> None:
         hints = _hints(type(obj))
         required = required_fields(type(obj))
         for field in attrs.fields(type(obj)):  # type: ignore[misc]
@@ -217,10 +226,14 @@ def mutate(value: Any, path: Sequence[str | int], replacement: Any = ...) -> Any
     if isinstance(value, dict):
         if not rest and replacement is ...:
             return {k: v for k, v in value.items() if k != head}
-        return {k: (mutate(v, rest, replacement) if rest else replacement) if k == head else v
-                for k, v in value.items()}
-    return [(mutate(v, rest, replacement) if rest else replacement) if i == head else v
-            for i, v in enumerate(value)]
+        return {
+            k: (mutate(v, rest, replacement) if rest else replacement) if k == head else v
+            for k, v in value.items()
+        }
+    return [
+        (mutate(v, rest, replacement) if rest else replacement) if i == head else v
+        for i, v in enumerate(value)
+    ]
 
 
 # -- the promise of a typed event ------------------------------------------------------------
@@ -238,7 +251,8 @@ def _fits_declared(value: Any, kind: Any, where: str) -> bool:
             return False
         for i, item in enumerate(value):
             assert any(_fits_declared(item, k, f"{where}[{i}]") for k in members(element)[1]), (
-                f"{where}[{i}] = {item!r}")
+                f"{where}[{i}] = {item!r}"
+            )
         return True
     if origin in (Mapping, dict):
         return isinstance(value, Mapping)
@@ -264,4 +278,5 @@ def assert_well_typed(obj: Model, where: str = "event") -> None:
             assert field.name not in required, f"required {here} is None"
             continue
         assert any(_fits_declared(value, k, here) for k in members(hints[field.name])[1]), (
-            f"{here} = {value!r} is not {hints[field.name]}")
+            f"{here} = {value!r} is not {hints[field.name]}"
+        )

@@ -115,8 +115,11 @@ _REALTIME_SESSION = {
 HAND_WRITTEN: list[dict[str, Any]] = [
     {"type": "input_audio_buffer.dtmf_event_received", "event": "9", "received_at": 1763605109},
     {"type": "response.created", "event_id": "event_C9G8pqbTEddBSIxbBN6Os", "response": _RESPONSE},
-    {"type": "session.created", "event_id": "event_C9G5RJeJ2gF77mV7f2B1j",
-     "session": _REALTIME_SESSION},
+    {
+        "type": "session.created",
+        "event_id": "event_C9G5RJeJ2gF77mV7f2B1j",
+        "session": _REALTIME_SESSION,
+    },
     {
         "type": "session.updated",
         "event_id": "event_C9G8mqI3IucaojlVKE8Cs",
@@ -153,8 +156,7 @@ HAND_WRITTEN: list[dict[str, Any]] = [
             "role": "user",
             "content": [
                 {"type": "input_audio", "transcript": "Is it raining?", "audio": "AAAA"},
-                {"type": "input_image", "image_url": "data:image/png;base64,AAAA",
-                 "detail": "low"},
+                {"type": "input_image", "image_url": "data:image/png;base64,AAAA", "detail": "low"},
                 {"type": "input_text", "text": "and tomorrow?"},
             ],
         },
@@ -186,19 +188,46 @@ HAND_WRITTEN: list[dict[str, Any]] = [
                 "error": {"type": "server_error", "code": "internal", "message": "boom"},
             },
             "output": [
-                {"type": "message", "role": "system", "content": [
-                    {"type": "input_text", "text": "Be brief."}]},
+                {
+                    "type": "message",
+                    "role": "system",
+                    "content": [{"type": "input_text", "text": "Be brief."}],
+                },
                 {"type": "function_call_output", "call_id": "call_001", "output": "7 C"},
-                {"type": "mcp_list_tools", "id": "mcp_1", "server_label": "docs",
-                 "tools": [{"name": "search", "input_schema": {"type": "object"},
-                            "description": "Search the docs"}]},
-                {"type": "mcp_call", "id": "mcp_2", "server_label": "docs", "name": "search",
-                 "arguments": "{}", "error": {"type": "http_error", "code": 502,
-                                              "message": "bad gateway"}},
-                {"type": "mcp_approval_request", "id": "mcp_3", "server_label": "docs",
-                 "name": "search", "arguments": "{}"},
-                {"type": "mcp_approval_response", "id": "mcp_4",
-                 "approval_request_id": "mcp_3", "approve": False, "reason": "no"},
+                {
+                    "type": "mcp_list_tools",
+                    "id": "mcp_1",
+                    "server_label": "docs",
+                    "tools": [
+                        {
+                            "name": "search",
+                            "input_schema": {"type": "object"},
+                            "description": "Search the docs",
+                        }
+                    ],
+                },
+                {
+                    "type": "mcp_call",
+                    "id": "mcp_2",
+                    "server_label": "docs",
+                    "name": "search",
+                    "arguments": "{}",
+                    "error": {"type": "http_error", "code": 502, "message": "bad gateway"},
+                },
+                {
+                    "type": "mcp_approval_request",
+                    "id": "mcp_3",
+                    "server_label": "docs",
+                    "name": "search",
+                    "arguments": "{}",
+                },
+                {
+                    "type": "mcp_approval_response",
+                    "id": "mcp_4",
+                    "approval_request_id": "mcp_3",
+                    "approve": False,
+                    "reason": "no",
+                },
             ],
             "metadata": {"topic": "weather"},
         },

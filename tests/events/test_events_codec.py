@@ -76,8 +76,10 @@ def test_an_unknown_type_is_kept_whole() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"delta": 123}, "response.output_text.delta: field 'delta' must be a string, got an "
-                         "integer 123"),
+        (
+            {"delta": 123},
+            "response.output_text.delta: field 'delta' must be a string, got an integer 123",
+        ),
         ({"delta": None}, "response.output_text.delta: required field 'delta' is null"),
         ({"item_id": ...}, "response.output_text.delta: required field 'item_id' is missing"),
         ({"output_index": "0"}, "field 'output_index' must be an integer, got a string '0'"),
@@ -101,20 +103,26 @@ def test_broken_top_level_scalars_give_a_readable_invalid_event(
 
 
 def test_optional_top_level_fields_may_be_absent_or_null() -> None:
-    beta_done = {**DELTA, "type": "response.function_call_arguments.done", "call_id": "c1",
-                 "arguments": "{}"}
+    beta_done = {
+        **DELTA,
+        "type": "response.function_call_arguments.done",
+        "call_id": "c1",
+        "arguments": "{}",
+    }
     del beta_done["delta"]
     del beta_done["content_index"]
     event = decode(beta_done)  # beta has no ``name``
     assert isinstance(event, ev.ResponseFunctionCallArgumentsDone)
     assert event.name is None
     item = {"type": "message", "role": "user", "content": []}
-    added = decode({"type": "conversation.item.added", "event_id": "e", "previous_item_id": None,
-                    "item": item})
+    added = decode(
+        {"type": "conversation.item.added", "event_id": "e", "previous_item_id": None, "item": item}
+    )
     assert isinstance(added, ev.ConversationItemAdded)
     assert added.previous_item_id is None and added.item == ev.UserMessage(content=())
-    dtmf = decode({"type": "input_audio_buffer.dtmf_event_received", "event": "9",
-                   "received_at": 1})
+    dtmf = decode(
+        {"type": "input_audio_buffer.dtmf_event_received", "event": "9", "received_at": 1}
+    )
     assert isinstance(dtmf, ev.InputAudioBufferDtmfEventReceived)  # the one without event_id
     assert dtmf.event_id is None
 
@@ -122,35 +130,77 @@ def test_optional_top_level_fields_may_be_absent_or_null() -> None:
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
-        ({"type": "response.done", "event_id": "e", "response": 5},
-         "response.done: field 'response' must be an object, got an integer 5"),
-        ({"type": "response.done", "event_id": "e", "response": "[Object]"},
-         "field 'response' must be an object, got a string '[Object]'"),
-        ({"type": "response.done", "event_id": "e", "response": []},
-         "field 'response' must be an object, got an array []"),
-        ({"type": "response.done", "event_id": "e"},
-         "response.done: required field 'response' is missing"),
-        ({"type": "response.done", "event_id": "e", "response": None},
-         "response.done: required field 'response' is null"),
-        ({"type": "response.done", "response": {}},
-         "response.done: required field 'event_id' is missing"),
-        ({"type": "error", "event_id": "e", "error": {"type": "server_error"}},
-         "error: required field 'error.message' is missing"),
-        ({"type": "conversation.item.done", "event_id": "e",
-          "item": {"type": "function_call", "name": "f", "arguments": 7}},
-         "field 'item.arguments' must be a string, got an integer 7"),
-        ({"type": "conversation.item.done", "event_id": "e",
-          "item": {"type": "message", "role": "assistant", "content": [{}, "[Object]"]}},
-         "field 'item.content[1]' must be an object, got a string '[Object]'"),
-        ({"type": "conversation.item.done", "event_id": "e",
-          "item": {"type": "mcp_list_tools", "id": "m", "server_label": "docs",
-                   "tools": [{"name": "a", "input_schema": {}}, {"name": "b"}]}},
-         "required field 'item.tools[1].input_schema' is missing"),
-        ({"type": "rate_limits.updated", "event_id": "e", "rate_limits": {"name": "tokens"}},
-         "field 'rate_limits' must be an array, got an object"),
-        ({"type": "conversation.item.input_audio_transcription.failed", "event_id": "e",
-          "item_id": "i", "content_index": 0, "error": "oops"},
-         "field 'error' must be an object, got a string 'oops'"),
+        (
+            {"type": "response.done", "event_id": "e", "response": 5},
+            "response.done: field 'response' must be an object, got an integer 5",
+        ),
+        (
+            {"type": "response.done", "event_id": "e", "response": "[Object]"},
+            "field 'response' must be an object, got a string '[Object]'",
+        ),
+        (
+            {"type": "response.done", "event_id": "e", "response": []},
+            "field 'response' must be an object, got an array []",
+        ),
+        (
+            {"type": "response.done", "event_id": "e"},
+            "response.done: required field 'response' is missing",
+        ),
+        (
+            {"type": "response.done", "event_id": "e", "response": None},
+            "response.done: required field 'response' is null",
+        ),
+        (
+            {"type": "response.done", "response": {}},
+            "response.done: required field 'event_id' is missing",
+        ),
+        (
+            {"type": "error", "event_id": "e", "error": {"type": "server_error"}},
+            "error: required field 'error.message' is missing",
+        ),
+        (
+            {
+                "type": "conversation.item.done",
+                "event_id": "e",
+                "item": {"type": "function_call", "name": "f", "arguments": 7},
+            },
+            "field 'item.arguments' must be a string, got an integer 7",
+        ),
+        (
+            {
+                "type": "conversation.item.done",
+                "event_id": "e",
+                "item": {"type": "message", "role": "assistant", "content": [{}, "[Object]"]},
+            },
+            "field 'item.content[1]' must be an object, got a string '[Object]'",
+        ),
+        (
+            {
+                "type": "conversation.item.done",
+                "event_id": "e",
+                "item": {
+                    "type": "mcp_list_tools",
+                    "id": "m",
+                    "server_label": "docs",
+                    "tools": [{"name": "a", "input_schema": {}}, {"name": "b"}],
+                },
+            },
+            "required field 'item.tools[1].input_schema' is missing",
+        ),
+        (
+            {"type": "rate_limits.updated", "event_id": "e", "rate_limits": {"name": "tokens"}},
+            "field 'rate_limits' must be an array, got an object",
+        ),
+        (
+            {
+                "type": "conversation.item.input_audio_transcription.failed",
+                "event_id": "e",
+                "item_id": "i",
+                "content_index": 0,
+                "error": "oops",
+            },
+            "field 'error' must be an object, got a string 'oops'",
+        ),
     ],
 )
 def test_a_broken_required_field_at_any_depth_gives_an_invalid_event(
@@ -165,21 +215,44 @@ def test_a_broken_required_field_at_any_depth_gives_an_invalid_event(
 
 
 def test_numbers_are_floats_where_the_protocol_says_number() -> None:
-    event = decode({"type": "conversation.item.input_audio_transcription.segment",
-                    "event_id": "e", "item_id": "i", "content_index": 0, "id": "s",
-                    "text": "hi", "speaker": "spk_1", "start": 0, "end": 2})
+    event = decode(
+        {
+            "type": "conversation.item.input_audio_transcription.segment",
+            "event_id": "e",
+            "item_id": "i",
+            "content_index": 0,
+            "id": "s",
+            "text": "hi",
+            "speaker": "spk_1",
+            "start": 0,
+            "end": 2,
+        }
+    )
     assert isinstance(event, ev.ConversationItemInputAudioTranscriptionSegment)
     assert (event.start, event.end) == (0.0, 2.0)
     assert type(event.start) is float
 
 
 def test_error_event() -> None:
-    event = decode({"type": "error", "event_id": "e1", "error": {
-        "type": "invalid_request_error", "code": "invalid_value", "message": "nope",
-        "param": "type", "event_id": "client_7"}})
+    event = decode(
+        {
+            "type": "error",
+            "event_id": "e1",
+            "error": {
+                "type": "invalid_request_error",
+                "code": "invalid_value",
+                "message": "nope",
+                "param": "type",
+                "event_id": "client_7",
+            },
+        }
+    )
     assert type(event) is ev.ErrorEvent
     assert event.error == ev.RealtimeError(
-        type="invalid_request_error", code="invalid_value", message="nope", param="type",
+        type="invalid_request_error",
+        code="invalid_value",
+        message="nope",
+        param="type",
         event_id="client_7",
     )
 
@@ -211,8 +284,9 @@ def test_the_real_capture_keeps_truncated_optional_objects_in_extra() -> None:
         "got a string '[Object]'"
     )
     for line, event in zip(lines, events, strict=True):
-        assert ev.to_dict(event) == (json.loads(line) if event is invalid
-                                     else strip_nulls(json.loads(line)))
+        assert ev.to_dict(event) == (
+            json.loads(line) if event is invalid else strip_nulls(json.loads(line))
+        )
 
 
 def test_capture_deltas_concatenate_to_the_done_text() -> None:
@@ -229,8 +303,11 @@ def test_capture_deltas_concatenate_to_the_done_text() -> None:
 
 @pytest.mark.parametrize("value", [[], 5, True, {"id": 3}, {"name": "marin"}])
 def test_an_optional_resource_that_does_not_fit_is_none_and_kept(value: Any) -> None:
-    frame = {"type": "session.updated", "event_id": "e", "session": {
-        "type": "realtime", "audio": {"output": {"voice": value, "speed": 1.0}}}}
+    frame = {
+        "type": "session.updated",
+        "event_id": "e",
+        "session": {"type": "realtime", "audio": {"output": {"voice": value, "speed": 1.0}}},
+    }
     event = decode(frame)
     assert isinstance(event, ev.SessionUpdated)
     assert isinstance(event.session, ev.RealtimeSessionConfig)
@@ -242,8 +319,13 @@ def test_an_optional_resource_that_does_not_fit_is_none_and_kept(value: Any) -> 
 
 
 def test_optional_top_level_fields_that_do_not_fit_are_kept_too() -> None:
-    frame = {**DELTA, "type": "response.function_call_arguments.done", "call_id": "c1",
-             "arguments": "{}", "name": 5}
+    frame = {
+        **DELTA,
+        "type": "response.function_call_arguments.done",
+        "call_id": "c1",
+        "arguments": "{}",
+        "name": 5,
+    }
     del frame["delta"]
     event = decode(frame)
     assert isinstance(event, ev.ResponseFunctionCallArgumentsDone)
@@ -252,12 +334,26 @@ def test_optional_top_level_fields_that_do_not_fit_are_kept_too() -> None:
 
 
 def test_one_bad_value_inside_a_resource_costs_only_that_field() -> None:
-    event = decode({"type": "response.done", "event_id": "e", "response": {
-        "id": "r1", "status": 3, "usage": {"total_tokens": "many", "input_tokens": 4},
-        "output": [{"type": "message", "role": "assistant", "content": [
-            {"type": "output_text", "text": "hi"}]}, "[Object]"],
-        "status_details": {"type": "failed", "error": {"code": "rate_limited"}},
-    }})
+    event = decode(
+        {
+            "type": "response.done",
+            "event_id": "e",
+            "response": {
+                "id": "r1",
+                "status": 3,
+                "usage": {"total_tokens": "many", "input_tokens": 4},
+                "output": [
+                    {
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [{"type": "output_text", "text": "hi"}],
+                    },
+                    "[Object]",
+                ],
+                "status_details": {"type": "failed", "error": {"code": "rate_limited"}},
+            },
+        }
+    )
     assert isinstance(event, ev.ResponseDone)
     response = event.response
     assert response.id == "r1"
@@ -268,16 +364,28 @@ def test_one_bad_value_inside_a_resource_costs_only_that_field() -> None:
     assert response.extra["output"][1] == "[Object]"
     # a response's error promises no field (unlike an ``error`` event's)
     assert response.status_details == ev.ResponseStatusDetails(
-        type="failed", error=ev.ErrorDetails(code="rate_limited"))
+        type="failed", error=ev.ErrorDetails(code="rate_limited")
+    )
 
 
 def test_unknown_items_parts_and_enum_values_stay_reachable() -> None:
-    event = decode({"type": "conversation.item.done", "event_id": "e", "item": {
-        "id": "i1", "type": "message", "role": "assistant", "status": "paused",
-        "content": [{"type": "output_text", "text": "a", "annotations": []},
+    event = decode(
+        {
+            "type": "conversation.item.done",
+            "event_id": "e",
+            "item": {
+                "id": "i1",
+                "type": "message",
+                "role": "assistant",
+                "status": "paused",
+                "content": [
+                    {"type": "output_text", "text": "a", "annotations": []},
                     {"type": "output_hologram", "data": "xyz"},
-                    {"type": "text", "text": "beta"}],
-    }})
+                    {"type": "text", "text": "beta"},
+                ],
+            },
+        }
+    )
     assert isinstance(event, ev.ConversationItemDone)
     item = event.item
     assert isinstance(item, ev.AssistantMessage) and item.status == "paused"
@@ -285,13 +393,22 @@ def test_unknown_items_parts_and_enum_values_stay_reachable() -> None:
     assert first == ev.OutputText(text="a", extra={"annotations": []})
     assert second == ev.UnknownContent(type="output_hologram", extra={"data": "xyz"})
     assert third == ev.OutputText(type="text", text="beta")
-    other = decode({"type": "conversation.item.done", "event_id": "e", "item": {
-        "id": "i2", "type": "web_search_call", "query": "oslo"}})
+    other = decode(
+        {
+            "type": "conversation.item.done",
+            "event_id": "e",
+            "item": {"id": "i2", "type": "web_search_call", "query": "oslo"},
+        }
+    )
     assert isinstance(other, ev.ConversationItemDone)
-    assert other.item == ev.UnknownItem(type="web_search_call", id="i2",
-                                        extra={"query": "oslo"})
-    odd_role = decode({"type": "conversation.item.done", "event_id": "e", "item": {
-        "type": "message", "role": "developer", "content": []}})
+    assert other.item == ev.UnknownItem(type="web_search_call", id="i2", extra={"query": "oslo"})
+    odd_role = decode(
+        {
+            "type": "conversation.item.done",
+            "event_id": "e",
+            "item": {"type": "message", "role": "developer", "content": []},
+        }
+    )
     assert isinstance(odd_role, ev.ConversationItemDone)
     assert isinstance(odd_role.item, ev.UnknownItem)
     assert odd_role.item.extra == {"role": "developer", "content": []}
@@ -299,26 +416,50 @@ def test_unknown_items_parts_and_enum_values_stay_reachable() -> None:
 
 def test_messages_dispatch_on_role() -> None:
     classes: dict[str, type[ev.ConversationItem]] = {
-        "user": ev.UserMessage, "assistant": ev.AssistantMessage, "system": ev.SystemMessage}
+        "user": ev.UserMessage,
+        "assistant": ev.AssistantMessage,
+        "system": ev.SystemMessage,
+    }
     for role, cls in classes.items():
-        event = decode({"type": "conversation.item.added", "event_id": "e",
-                        "item": {"type": "message", "role": role, "content": []}})
+        event = decode(
+            {
+                "type": "conversation.item.added",
+                "event_id": "e",
+                "item": {"type": "message", "role": role, "content": []},
+            }
+        )
         assert isinstance(event, ev.ConversationItemAdded)
         assert type(event.item) is cls
         assert event.item == cls(content=(), role=role)  # type: ignore[call-arg]
 
 
 def test_beta_flat_session_keeps_its_fields_in_extra() -> None:
-    event = decode({"type": "session.created", "event_id": "e", "session": {
-        "id": "sess_1", "object": "realtime.session", "modalities": ["text", "audio"],
-        "voice": "alloy", "input_audio_format": "pcm16", "turn_detection": None}})
+    event = decode(
+        {
+            "type": "session.created",
+            "event_id": "e",
+            "session": {
+                "id": "sess_1",
+                "object": "realtime.session",
+                "modalities": ["text", "audio"],
+                "voice": "alloy",
+                "input_audio_format": "pcm16",
+                "turn_detection": None,
+            },
+        }
+    )
     assert isinstance(event, ev.SessionCreated)
     session = event.session
     assert isinstance(session, ev.RealtimeSessionConfig)
     assert session.type is None and session.id == "sess_1"
     assert session.extra["voice"] == "alloy"
-    unknown_kind = decode({"type": "session.updated", "event_id": "e",
-                           "session": {"type": "translation", "model": "x"}})
+    unknown_kind = decode(
+        {
+            "type": "session.updated",
+            "event_id": "e",
+            "session": {"type": "translation", "model": "x"},
+        }
+    )
     assert isinstance(unknown_kind, ev.SessionUpdated)
     assert type(unknown_kind.session) is ev.SessionConfig
     assert unknown_kind.session.extra == {"model": "x"}
@@ -396,19 +537,31 @@ def test_encode_is_compact_and_leaves_out_none() -> None:
 
 
 def test_encode_plain_mappings_with_event_classes_inside() -> None:
-    text = ev.encode({"type": "conversation.item.create", "event_id": None,
-                      "item": ev.UserMessage.text("hi"), "extra_key": (1, 2)})
+    text = ev.encode(
+        {
+            "type": "conversation.item.create",
+            "event_id": None,
+            "item": ev.UserMessage.text("hi"),
+            "extra_key": (1, 2),
+        }
+    )
     assert json.loads(text) == {
         "type": "conversation.item.create",
-        "item": {"type": "message", "role": "user",
-                 "content": [{"type": "input_text", "text": "hi"}]},
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "hi"}],
+        },
         "extra_key": [1, 2],
     }
 
 
 def test_encode_explicit_null_through_extra() -> None:
-    update = ev.SessionUpdate(session=ev.RealtimeSessionConfig(audio=ev.AudioConfig(
-        input=ev.AudioInputConfig.without_turn_detection())))
+    update = ev.SessionUpdate(
+        session=ev.RealtimeSessionConfig(
+            audio=ev.AudioConfig(input=ev.AudioInputConfig.without_turn_detection())
+        )
+    )
     assert json.loads(ev.encode(update))["session"]["audio"]["input"] == {"turn_detection": None}
 
 
@@ -426,7 +579,10 @@ def test_audio_constructors_base64_for_you() -> None:
     append = ev.InputAudioBufferAppend.from_pcm(pcm, event_id="a1")
     assert base64.b64decode(append.audio) == pcm
     assert json.loads(ev.encode(append)) == {
-        "type": "input_audio_buffer.append", "event_id": "a1", "audio": append.audio}
+        "type": "input_audio_buffer.append",
+        "event_id": "a1",
+        "audio": append.audio,
+    }
     item = ev.ConversationItemCreate.user_audio(pcm).item
     assert isinstance(item, ev.UserMessage)
     (part,) = item.content or ()
@@ -439,11 +595,19 @@ def test_to_dict_of_an_invalid_frame_without_an_object_raises() -> None:
 
 
 def test_beta_transcription_session_updated() -> None:
-    event = decode({"type": "transcription_session.updated", "event_id": "e", "session": {
-        "id": "sess_001", "object": "realtime.transcription_session",
-        "input_audio_format": "pcm16",
-        "input_audio_transcription": {"model": "gpt-4o-transcribe", "language": ""},
-        "turn_detection": {"type": "server_vad", "threshold": 0.5}}})
+    event = decode(
+        {
+            "type": "transcription_session.updated",
+            "event_id": "e",
+            "session": {
+                "id": "sess_001",
+                "object": "realtime.transcription_session",
+                "input_audio_format": "pcm16",
+                "input_audio_transcription": {"model": "gpt-4o-transcribe", "language": ""},
+                "turn_detection": {"type": "server_vad", "threshold": 0.5},
+            },
+        }
+    )
     assert type(event) is ev.TranscriptionSessionUpdated
     assert isinstance(event.session, ev.TranscriptionSessionConfig)
     assert event.session.id == "sess_001" and event.session.type is None

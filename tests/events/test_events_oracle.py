@@ -72,8 +72,10 @@ def test_the_sdk_union_has_46_ga_server_types_and_11_client_types() -> None:
 def test_every_ga_server_type_has_a_class_named_after_it() -> None:
     for wire in SERVER:
         cls = ev.SERVER_EVENT_TYPES[wire]
-        expected = "ErrorEvent" if wire == "error" else "".join(
-            part[:1].upper() + part[1:] for part in wire.replace("_", ".").split(".")
+        expected = (
+            "ErrorEvent"
+            if wire == "error"
+            else "".join(part[:1].upper() + part[1:] for part in wire.replace("_", ".").split("."))
         )
         assert cls.__name__ == expected
         assert getattr(ev, expected) is cls
@@ -149,7 +151,9 @@ def test_nested_resources_are_typed() -> None:
     assert isinstance(retrieved, ev.ConversationItemRetrieved)
     assert isinstance(retrieved.item, ev.UserMessage)
     assert [type(p) for p in retrieved.item.content or ()] == [
-        ev.InputAudio, ev.InputImage, ev.InputText
+        ev.InputAudio,
+        ev.InputImage,
+        ev.InputText,
     ]
 
     completed = by_type["conversation.item.input_audio_transcription.completed"]
@@ -216,6 +220,7 @@ def test_deleting_a_field_costs_the_event_exactly_when_the_sdk_requires_it(
     """For every member of every SDK-valid example: deleting it gives an InvalidEvent naming it
     exactly when the SDK refuses the deletion of it and of each of its owners (an optional owner
     absorbs the loss: it becomes ``None``, kept in ``extra``)."""
+
     def sdk_requires(path: tuple[Any, ...]) -> bool:
         return _sdk_valid(wire, _without(example, path)) is None
 
@@ -248,8 +253,9 @@ def test_usage_with_cached_token_details() -> None:
         audio_tokens=13,
         image_tokens=0,
         cached_tokens=64,
-        cached_tokens_details=ev.CachedTokensDetails(text_tokens=64, audio_tokens=0,
-                                                     image_tokens=0),
+        cached_tokens_details=ev.CachedTokensDetails(
+            text_tokens=64, audio_tokens=0, image_tokens=0
+        ),
     )
     assert usage.output_token_details == ev.OutputTokenDetails(text_tokens=30, audio_tokens=91)
 
@@ -321,8 +327,11 @@ CLIENT_EXAMPLES: list[ev.ClientEvent] = [
         )
     ),
     ev.SessionUpdate(
-        session=ev.RealtimeSessionConfig(audio=ev.AudioConfig(
-            input=ev.AudioInputConfig.without_turn_detection(format=ev.AudioPCMA())))
+        session=ev.RealtimeSessionConfig(
+            audio=ev.AudioConfig(
+                input=ev.AudioInputConfig.without_turn_detection(format=ev.AudioPCMA())
+            )
+        )
     ),
     ev.ResponseCreate(),
     ev.ResponseCreate(
@@ -392,8 +401,10 @@ def _client_fields(wire: str, example: dict[str, Any]) -> dict[str, Any]:
         session = fields["session"]
         fields["session"] = ev.RealtimeSessionConfig(
             instructions=session["instructions"],
-            tools=[ev.FunctionTool(**{k: v for k, v in t.items() if k != "type"})
-                   for t in session["tools"]],
+            tools=[
+                ev.FunctionTool(**{k: v for k, v in t.items() if k != "type"})
+                for t in session["tools"]
+            ],
             tool_choice=session["tool_choice"],
         )
     return fields

@@ -16,20 +16,59 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {"decode", "encode", "from_dict", "to_dict"}
 TABLES = {"BETA_ALIASES", "CLIENT_EVENT_TYPES", "SERVER_EVENT_TYPES"}
 # names other parts of rxrealtime and its docs rely on (the team contract)
-CONTRACT = {
-    "ServerEvent", "ClientEvent", "UnknownEvent", "InvalidEvent", "ErrorEvent", "RealtimeError",
-    "ResponseOutputTextDelta", "ResponseOutputAudioDelta", "ResponseOutputAudioTranscriptDelta",
-    "ResponseFunctionCallArgumentsDone", "ConversationItemInputAudioTranscriptionCompleted",
-    "InputAudioBufferSpeechStarted", "RateLimitsUpdated", "ResponseCreated", "ResponseDone",
-    "SessionCreated", "ConversationItemAdded", "ConversationItemDone",
-    "TranscriptionSessionUpdated", "SessionUpdate", "ResponseCreate", "ResponseCancel",
-    "ConversationItemCreate", "ConversationItemDelete", "ConversationItemRetrieve",
-    "ConversationItemTruncate", "InputAudioBufferAppend", "InputAudioBufferCommit",
-    "InputAudioBufferClear", "OutputAudioBufferClear", "ConversationItem", "SystemMessage",
-    "UserMessage", "AssistantMessage", "FunctionCall", "FunctionCallOutput",
-    "McpApprovalRequest", "McpApprovalResponse", "McpListTools", "McpToolCall", "InputText",
-    "InputAudio", "InputImage", "OutputText", "OutputAudio", "Response", "Usage",
-} | FUNCTIONS | TABLES
+CONTRACT = (
+    {
+        "ServerEvent",
+        "ClientEvent",
+        "UnknownEvent",
+        "InvalidEvent",
+        "ErrorEvent",
+        "RealtimeError",
+        "ResponseOutputTextDelta",
+        "ResponseOutputAudioDelta",
+        "ResponseOutputAudioTranscriptDelta",
+        "ResponseFunctionCallArgumentsDone",
+        "ConversationItemInputAudioTranscriptionCompleted",
+        "InputAudioBufferSpeechStarted",
+        "RateLimitsUpdated",
+        "ResponseCreated",
+        "ResponseDone",
+        "SessionCreated",
+        "ConversationItemAdded",
+        "ConversationItemDone",
+        "TranscriptionSessionUpdated",
+        "SessionUpdate",
+        "ResponseCreate",
+        "ResponseCancel",
+        "ConversationItemCreate",
+        "ConversationItemDelete",
+        "ConversationItemRetrieve",
+        "ConversationItemTruncate",
+        "InputAudioBufferAppend",
+        "InputAudioBufferCommit",
+        "InputAudioBufferClear",
+        "OutputAudioBufferClear",
+        "ConversationItem",
+        "SystemMessage",
+        "UserMessage",
+        "AssistantMessage",
+        "FunctionCall",
+        "FunctionCallOutput",
+        "McpApprovalRequest",
+        "McpApprovalResponse",
+        "McpListTools",
+        "McpToolCall",
+        "InputText",
+        "InputAudio",
+        "InputImage",
+        "OutputText",
+        "OutputAudio",
+        "Response",
+        "Usage",
+    }
+    | FUNCTIONS
+    | TABLES
+)
 
 
 def test_all_names_exist_and_are_unique() -> None:
@@ -42,9 +81,7 @@ def test_all_is_exactly_the_public_classes_functions_and_tables() -> None:
     public = {
         name
         for name, obj in vars(ev).items()
-        if not name.startswith("_")
-        and not inspect.ismodule(obj)
-        and name != "annotations"
+        if not name.startswith("_") and not inspect.ismodule(obj) and name != "annotations"
     }
     assert set(ev.__all__) == public
 
@@ -60,8 +97,11 @@ def test_every_event_and_resource_class_is_exported() -> None:
             if sub not in seen:
                 seen.add(sub)
                 todo.append(sub)
-    public = {cls for cls in seen if not cls.__name__.startswith("_")
-              and cls.__module__.startswith("rxrealtime.events")}
+    public = {
+        cls
+        for cls in seen
+        if not cls.__name__.startswith("_") and cls.__module__.startswith("rxrealtime.events")
+    }
     assert public <= exported
     for cls in exported - {_base.Model}:  # the root is a plain slotted base, not an attrs class
         assert attrs.has(cls), cls
@@ -80,8 +120,9 @@ def test_every_exported_class_has_a_docstring() -> None:
 
 
 def test_codec_benchmark_runs() -> None:
-    spec = importlib.util.spec_from_file_location("bench_codec", ROOT / "benchmarks" /
-                                                  "bench_codec.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_codec", ROOT / "benchmarks" / "bench_codec.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

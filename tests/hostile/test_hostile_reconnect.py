@@ -23,8 +23,13 @@ async def accept_then_drop(peer: Peer) -> None:
     await peer.created()
     # everything a healthy connection says, then the cut
     await peer.json({"type": "session.updated", "event_id": f"u{peer.index}", "session": {}})
-    await peer.json({"type": "response.done", "event_id": f"d{peer.index}",
-                     "response": {"id": f"r{peer.index}", "status": "completed"}})
+    await peer.json(
+        {
+            "type": "response.done",
+            "event_id": f"d{peer.index}",
+            "response": {"id": f"r{peer.index}", "status": "completed"},
+        }
+    )
     peer.cut()
 
 

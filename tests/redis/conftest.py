@@ -53,5 +53,3 @@ async def client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
         yield connection
     finally:
         await connection.aclose()
-
-

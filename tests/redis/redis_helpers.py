@@ -116,9 +116,10 @@ class RedisServer:
                 if "Address already in use" in tail[-500:]:
                     raise _PortTaken
                 raise RuntimeError(f"redis-server exited: {tail}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=5
-            ) as connection:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=5) as connection,
+            ):
                 connection.sendall(b"PING\r\n")
                 if connection.recv(64).startswith(b"+PONG"):
                     self.started_once = True

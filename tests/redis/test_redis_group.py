@@ -46,9 +46,7 @@ def _start_worker(
         str(claim_idle), str(die_after or 0),
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
-    process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, text=True, cwd=WORKER.parent, env=env
-    )
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=WORKER.parent, env=env)
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
     return process
@@ -202,8 +200,6 @@ async def test_a_failing_subscriber_errors_and_leaves_its_entry_pending(
     assert pending["pending"] == 1  # the entry is not acknowledged: another worker will get it
     # ... and claimed by another consumer once idle long enough
     items = await to_list(
-        redis_group(redis_server.url, "g", "c2", prefix=prefix, claim_idle=0.2).pipe(
-            rx_ops.take(2)
-        )
+        redis_group(redis_server.url, "g", "c2", prefix=prefix, claim_idle=0.2).pipe(rx_ops.take(2))
     )
     assert isinstance(items[0], SessionEvent) and isinstance(items[1], SessionEnd)

@@ -108,9 +108,7 @@ async def test_entries_the_publisher_did_not_write_become_invalid_events(
     await client.xadd(shard, {"session": "bad", "n": "1"})
     await client.xadd(shard, {"session": "bad", "records": good + b"\n"})
     items = await to_list(
-        redis_group(redis_server.url, "g", "c", prefix=prefix).pipe(
-            rx_ops.take(2)
-        )
+        redis_group(redis_server.url, "g", "c", prefix=prefix).pipe(rx_ops.take(2))
     )
     assert all(isinstance(i, SessionEvent) and i.session_id == "bad" for i in items)
     assert isinstance(items[0].event, ev.InvalidEvent)  # type: ignore[union-attr]

@@ -48,9 +48,7 @@ async def test_every_event_in_order_and_replay_equals_live(
     assert all(e.delta == "" for e in kept_audio)
     first_audio = {e.response_id: e for e in reversed(live) if isinstance(e, AUDIO)}
     expected = [
-        _comparable(e)
-        for e in live
-        if not isinstance(e, AUDIO) or first_audio[e.response_id] is e
+        _comparable(e) for e in live if not isinstance(e, AUDIO) or first_audio[e.response_id] is e
     ]
     assert replayed == expected
     assert stats.omitted_audio == sum(isinstance(e, AUDIO) for e in live) - responses
@@ -70,12 +68,13 @@ async def test_every_event_in_order_and_replay_equals_live(
     assert sum(int(fields[b"n"]) for _, fields in entries) == len(records)
 
 
-async def test_include_audio_publishes_every_delta(
-    redis_server: RedisServer, prefix: str
-) -> None:
-    async with serve(realtime_audio=False, api_key=KEY) as server, RedisPublisher(
-        redis_server.url, prefix=prefix, session_id="a", include_audio=True
-    ) as publisher:
+async def test_include_audio_publishes_every_delta(redis_server: RedisServer, prefix: str) -> None:
+    async with (
+        serve(realtime_audio=False, api_key=KEY) as server,
+        RedisPublisher(
+            redis_server.url, prefix=prefix, session_id="a", include_audio=True
+        ) as publisher,
+    ):
         live = await run_session(server.base_url, publisher, turns=1)
     replayed = await to_list(redis_session(redis_server.url, "a", prefix=prefix))
     assert replayed == live
@@ -85,9 +84,12 @@ async def test_include_audio_publishes_every_delta(
 async def test_index_describes_the_session(
     redis_server: RedisServer, prefix: str, client: aioredis.Redis
 ) -> None:
-    async with serve(realtime_audio=False, api_key=KEY) as server, RedisPublisher(
-        redis_server.url, prefix=prefix, session_id="idx", meta={"tenant": "acme", "k": KEY}
-    ) as publisher:
+    async with (
+        serve(realtime_audio=False, api_key=KEY) as server,
+        RedisPublisher(
+            redis_server.url, prefix=prefix, session_id="idx", meta={"tenant": "acme", "k": KEY}
+        ) as publisher,
+    ):
         await run_session(server.base_url, publisher, turns=1, audio=False)
     layout = StreamLayout(prefix)
     assert await client.zrange(layout.index(), 0, -1) == [b"idx"]

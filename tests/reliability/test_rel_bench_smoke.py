@@ -20,8 +20,13 @@ def _load(name: str) -> ModuleType:
 
 def test_bench_scale_smoke() -> None:
     result = _load("bench_scale").run(
-        [3], duration=1.0, stop_on_fail=False, idle_sessions=3, idle_repeat=1,
-        client_cpu=None, blaster_cpu=None,  # never pin the test process
+        [3],
+        duration=1.0,
+        stop_on_fail=False,
+        idle_sessions=3,
+        idle_repeat=1,
+        client_cpu=None,
+        blaster_cpu=None,  # never pin the test process
     )
     rows = result["rows"]
     assert {row["contender"] for row in rows} >= {"rxrealtime", "bare"}

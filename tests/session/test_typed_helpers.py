@@ -32,4 +32,3 @@ async def test_helpers_accept_item_session_and_response_objects(server: Any) -> 
         assert response.metadata == {"turn": "1"}
         assert "".join(await words) == "HELLO! HOW CAN I HELP YOU TODAY?"
         assert session.statistics().error_events == 0
-

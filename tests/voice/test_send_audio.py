@@ -95,9 +95,12 @@ async def test_a_push_to_talk_button_sends_only_while_held(session: rr.RealtimeS
     reply = _reply(session)
     frames.on_next(encode_text("weather"))  # not held: ignored
     button.on_next(True)
-    for frame in reactivex.from_iterable([encode_text("2 * 21")]).pipe(rr.audio.reframe(20)).pipe(
-        rx_ops.to_list()
-    ).run():
+    for frame in (
+        reactivex.from_iterable([encode_text("2 * 21")])
+        .pipe(rr.audio.reframe(20))
+        .pipe(rx_ops.to_list())
+        .run()
+    ):
         frames.on_next(frame)
     button.on_next(False)  # release: commit and respond
     assert (await asyncio.wait_for(reply, 30)).text == "2 * 21 = 42."
