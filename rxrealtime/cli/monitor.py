@@ -63,15 +63,24 @@ class RecordClock(Scheduler):
 
     def __init__(self) -> None:
         super().__init__()
-        self.at = datetime.now(UTC)
+        self._ts = time.time()
+        self._at: datetime | None = None  # made when asked for (most events never are)
 
     @property
     def now(self) -> datetime:
-        return self.at
+        at = self._at
+        if at is None:
+            at = self._at = datetime.fromtimestamp(self._ts, UTC)
+        return at
+
+    @property
+    def at(self) -> datetime:
+        """The time being delivered (``now``)."""
+        return self.now
 
     def set(self, ts: float | None) -> None:
         if ts is not None:
-            self.at = datetime.fromtimestamp(ts, UTC)
+            self._ts, self._at = ts, None
 
     def schedule(
         self, action: rx_typing.ScheduledAction[_TState], state: _TState | None = None

@@ -85,7 +85,9 @@ def test_every_line_matches_the_recording_encoder(frame: str, direction: str) ->
         assert SECRET.encode() not in line and "sk-live" not in json.dumps(json.loads(line))
         parsed = parse_line(line)
         assert parsed is not None and parsed.dir == expected.dir
-        assert parsed.frame == expected.frame  # the same frame back (JSON text: no recursion)
+        if parsed.frame != expected.frame:  # the same frame back, or the same JSON value:
+            # the reference writes it again, the fast path keeps the text as received
+            assert orjson.loads(parsed.frame) == orjson.loads(expected.frame)
         assert type(parsed.decode()) is type(expected.decode()) is type(ev.decode(frame))
 
 
