@@ -258,11 +258,16 @@ async def _simulate(
     script: list[tuple[float, str, str]], sessions: int, duration: float, redis_url: str,
     prefix: str, seed: int,
 ) -> dict[str, float]:  # fmt: skip
-    """``sessions`` publishers replaying ``script`` in real time for ``duration`` seconds."""
+    """``sessions`` publishers replaying ``script`` in real time for ``duration`` seconds.
+
+    Session ``i`` starts its first turn ``offsets[i]`` seconds into the run (spread at random
+    over one turn's length), so the sessions are spread over every phase of a turn from then
+    on, as independent calls are, without the burst that starting them all mid-turn at once
+    would make (every session's frames up to its phase, in the first tick)."""
     rng = random.Random(seed)
     length = script[-1][0] + 0.5  # a pause between turns
     publishers = [RedisPublisher(redis_url, prefix=prefix) for _ in range(sessions)]
-    phases = [rng.uniform(0, length) for _ in range(sessions)]
+    offsets = [rng.uniform(0, length) for _ in range(sessions)]
     cursors = [0] * sessions
     turns = [0] * sessions
     loop = asyncio.get_running_loop()
@@ -271,7 +276,7 @@ async def _simulate(
     frames = 0
     while (now := loop.time()) < start + duration:
         for i, publisher in enumerate(publishers):
-            elapsed = now - start + phases[i] - turns[i] * length
+            elapsed = now - start - offsets[i] - turns[i] * length
             while True:
                 if cursors[i] == len(script):
                     cursors[i], turns[i] = 0, turns[i] + 1
