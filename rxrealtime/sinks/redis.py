@@ -81,10 +81,10 @@ from reactivex import abc
 from rxrealtime import events as ev
 from rxrealtime.errors import ConnectionClosedOK
 from rxrealtime.masking import ordered_secrets, redact
-from rxrealtime.recording import FrameTap, encode_line
+from rxrealtime.recording import FrameTap
+from rxrealtime.sinks._redis_buffer import PublisherBuffer
 from rxrealtime.sinks._redis_encode import OMIT, VALID, RecordEncoder, kind_of
 from rxrealtime.sinks._redis_link import (
-    Batch,
     Entry,
     Link,
     PublisherStatistics,
@@ -107,16 +107,11 @@ __all__ = ["PublisherStatistics", "RedisPublisher"]
 
 log = logging.getLogger("rxrealtime.redis")
 
-_ENTRY_BYTES = 64 * 1024
-_ENTRIES_PER_TAKE = 64
-_RAW_LIMIT = 256
-_LOG_EVERY = 100
-_FRAME_DIRECTIONS = frozenset({"in", "out"})
 _time = time.time
 _INVALID = ev.InvalidEvent
 
 
-class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
+class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
     """Publish one session to Redis (see the module for the guarantees).
 
     Args:
@@ -343,15 +338,6 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         if flags != OMIT:
             self._push(_time(), direction, frame, flags)
 
-    def _push(self, ts: float, direction: str, frame: object, flags: int) -> None:
-        raw = self._raw
-        raw.append((ts, direction, frame, flags))
-        if len(raw) >= _RAW_LIMIT:
-            self._encode()
-        if not self._queued:
-            (self._link or self._attach()).ready(self)
-            self._queued = True
-
     def _attach(self) -> Link:
         link = link_for(
             self.url,
@@ -364,22 +350,6 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
         self._flushed = asyncio.Event()
         link.join(self)
         return link
-
-    def failed(self, error: BaseException) -> None:
-        """Count and log one failure to record (see the guarantees); never raises."""
-        try:
-            self._errors += 1
-            self.last_error = redact(f"{type(error).__name__}: {error}", self._encoder.secrets)
-            if self._errors == 1 or self._errors % _LOG_EVERY == 0:
-                log.warning(
-                    "session %s: %d publishing failure(s) so far, the latest: %s "
-                    "(the session goes on)",
-                    self.session_id,
-                    self._errors,
-                    self.last_error,
-                )
-        except Exception:  # even the report failing must not reach the session
-            log.exception("rxrealtime Redis publisher failed")
 
     # -- ending ---------------------------------------------------------------------------
 
@@ -455,9 +425,6 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
     def __repr__(self) -> str:
         return f"<RedisPublisher session {self.session_id} -> {self._stream}>"
 
-    def _buffered(self) -> int:
-        return len(self._raw) + len(self._records) + self._retry_records + self._inflight
-
     def _check_flushed(self) -> None:
         if self._closing and self._ended and not self._buffered():
             if not self._final_info:
@@ -484,144 +451,3 @@ class RedisPublisher(abc.ObserverBase[ev.ServerEvent]):
             "connections": max(1, self._connections),
             "failures": self._errors,
         }
-
-    # -- encoding (on the loop, off the receive path when the load allows) ------------------
-
-    def _encode(self) -> None:
-        raw, self._raw = self._raw, []
-        records = self._records
-        encoder = self._encoder
-        plain: list[tuple[float, str, Any, int]] = []  # a run of frames without special flags
-        for item in raw:
-            if item[3] <= VALID and item[1] in _FRAME_DIRECTIONS:
-                plain.append(item)
-                continue
-            if plain:
-                self._encode_plain(plain)
-                plain = []
-            ts, direction, frame, flags = item
-            try:
-                if direction == "end":
-                    reason, error = frame
-                    records.append((ts, encoder.end(ts, reason, error)))
-                elif direction == "reconnect":
-                    records.append((ts, encoder.reconnect(ts, *frame)))
-                else:
-                    records.append((ts, encoder.line(ts, direction, frame, flags)))
-            except Exception as error:  # not a frame (TypeError), or a bug of ours: counted
-                self.failed(error)
-        if plain:
-            self._encode_plain(plain)
-        if encoder.model is not None and encoder.model != self.model:
-            self.model = encoder.model
-            self._info["model"] = self.model
-        self._enforce_bound()
-
-    def _encode_plain(self, frames: list[tuple[float, str, Any, int]]) -> None:
-        try:
-            lines = self._encoder.lines(frames)
-        except Exception:  # one of them is not a frame, or a bug: one at a time, counted
-            for ts, direction, frame, flags in frames:
-                try:
-                    self._records.append((ts, self._encoder.line(ts, direction, frame, flags)))
-                except Exception as error:
-                    self.failed(error)
-            return
-        self._records.extend(zip([item[0] for item in frames], lines, strict=False))
-
-    def _enforce_bound(self) -> None:
-        excess = len(self._records) + self._retry_records + self._inflight - self._buffer_size
-        if excess <= 0:
-            return
-        dropped = 0
-        while excess > 0 and self._retry:
-            lines = self._retry[0][1]  # the oldest waiting entry keeps its id, loses lines
-            cut = min(excess, len(lines))
-            del lines[:cut]
-            if not lines:
-                del self._retry[0]
-            self._retry_records -= cut
-            dropped += cut
-            excess -= cut
-        records = self._records
-        while excess > 0 and len(records) > 1:
-            records.popleft()
-            dropped += 1
-            excess -= 1
-        if dropped:
-            self._dropped += dropped
-            if self._dropped >= self._next_drop_log:
-                self._next_drop_log = 2 * self._dropped
-                log.warning(
-                    "session %s: Redis is behind; %d records dropped so far (buffer of %d, "
-                    "oldest dropped first)",
-                    self.session_id,
-                    self._dropped,
-                    self._buffer_size,
-                )
-
-    # -- what the link calls ---------------------------------------------------------------
-
-    @property
-    def commands(self) -> SessionCommands:
-        """How this session's batches become Redis commands (for the link)."""
-        return self._commands
-
-    def take(self) -> Batch | None:
-        self._queued = False
-        if self._raw:
-            self._encode()
-        entries = self._retry
-        self._retry, self._retry_records = [], 0
-        records = self._records
-        limit = self._entry_records
-        while records and len(entries) < _ENTRIES_PER_TAKE:
-            first_ts = records[0][0]
-            lines: list[bytes] = []
-            size = 0
-            while records and len(lines) < limit and size < _ENTRY_BYTES:
-                line = records.popleft()[1]
-                lines.append(line)
-                size += len(line)
-            entries.append((self._next_id(first_ts), lines))
-        info = self._info if self._info else None
-        self._info = {}
-        if info is not None and isinstance(info.get("meta"), dict):
-            info["meta"] = encode_line(info["meta"], self._encoder.secrets).decode().rstrip("\n")
-        start, self._index_start = self._index_start, None
-        if not entries and info is None and start is None:
-            return None
-        self._inflight += sum(len(entry[1]) for entry in entries)
-        if records:
-            assert self._link is not None
-            self._link.ready(self)
-            self._queued = True
-        return Batch(entries, info, start)
-
-    def _next_id(self, ts: float) -> bytes:
-        ms = int(ts * 1000)
-        if ms > self._last_ms:
-            self._last_ms, self._seq = ms, 0
-        else:
-            self._seq += 1
-        return b"%d-%d" % (self._last_ms, self._seq)
-
-    def settle(self, batch: Batch, written: int, retry: list[Entry], index_failed: bool) -> None:
-        self._inflight -= sum(len(entry[1]) for entry in batch.entries)
-        self._published += written
-        if retry:
-            self._retries += 1
-            self._retry = retry + self._retry
-            self._retry_records += sum(len(entry[1]) for entry in retry)
-        if index_failed:
-            self._info = {**(batch.info or {}), **self._info}
-            if batch.start is not None:
-                self._index_start = batch.start
-        self._enforce_bound()
-        self._check_flushed()
-
-    def refused(self, entry: Entry, error: BaseException) -> None:
-        """Redis refused ``entry`` for good (a non-transient error reply)."""
-        self._errors += len(entry[1])
-        self.last_error = redact(f"{type(error).__name__}: {error}", self._encoder.secrets)
-        log.error("session %s: Redis refused %d records: %s", self.session_id, len(entry[1]), error)

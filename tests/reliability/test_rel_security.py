@@ -39,7 +39,7 @@ async def test_the_key_never_appears_in_logs_reprs_errors_or_recordings(
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, websockets' client and server included
     for name in ("websockets", "websockets.client", "websockets.server", "rxrealtime"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger=name)  # restored after the test, unlike setLevel
     exposed: list[Any] = []
     recording = tmp_path / "session.jsonl"
     # a refused key, then a full session that reconnects once and then dies for good
