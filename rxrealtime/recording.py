@@ -121,9 +121,8 @@ Direction = str
 class Record:
     """One line of a recording, as :func:`parse_line` / :func:`rxrealtime.replay_records` give it.
 
-    ``frame`` is what went over the wire: JSON text (for an ``"event"`` record, the event's
-    text as the line holds it when the line has the writers' compact shape, else re-serialised;
-    the line itself for plain JSONL, the raw text of an invalid frame) or ``bytes`` for a binary
+    ``frame`` is what went over the wire: JSON text (re-serialised for ``"event"`` records, the
+    line itself for plain JSONL, the raw text of an invalid frame) or ``bytes`` for a binary
     frame; :meth:`decode` turns it into a server event. ``fields`` is the whole parsed line
     (empty for a plain event line or a line that is not JSON). ``t``/``ts`` are ``None`` when
     the line has no timestamps.
@@ -484,27 +483,6 @@ def _number(value: object) -> float | None:
     return None
 
 
-_EMBEDDED = {"in": ',"dir":"in","event":', "out": ',"dir":"out","event":'}
-
-
-def _embedded_event(line: str, value: dict[str, Any]) -> str | None:
-    """The ``"event"`` member's own text when the line is a compact record of the writers'
-    shape, ``{"t":N,"ts":N,"dir":"in"|"out","event":<event>}``, so the event needs no second
-    serialisation; ``None`` otherwise. Exact: the prefix holds only the two numbers (four
-    quotes), ``"event":`` occurs once in the whole line (no duplicate key, no nested key of
-    that name) and the line ends right after the event's value."""
-    if len(value) != 4 or not line.startswith('{"t":') or not line.endswith("}"):
-        return None
-    direction = value.get("dir")
-    separator = _EMBEDDED.get(direction) if isinstance(direction, str) else None
-    if separator is None:
-        return None
-    start = line.find(separator)
-    if start < 0 or line.count('"', 0, start) != 4 or line.count('"event":') != 1:
-        return None
-    return line[start + len(separator) : -1]
-
-
 def parse_line(raw: bytes | str, number: int = 0) -> Record | None:
     """The record on one line (``number`` is its 1-based line number); ``None`` for a blank
     or header line. Never raises on content (see the module guarantees)."""
@@ -530,14 +508,10 @@ def parse_line(raw: bytes | str, number: int = 0) -> Record | None:
     parsed: Any = None
     if "event" in value:
         parsed = value["event"]
-        embedded = _embedded_event(text, value) if isinstance(text, str) else None
-        if embedded is not None:
-            frame = embedded
-        else:
-            try:
-                frame = orjson.dumps(parsed).decode()
-            except TypeError:  # deeper than the writer takes (or an int over 64 bits)
-                frame = json_text(parsed)
+        try:
+            frame = orjson.dumps(parsed).decode()
+        except TypeError:  # deeper than the writer takes (or an int over 64 bits)
+            frame = json_text(parsed)
     elif isinstance(value.get("raw"), str):
         frame = value["raw"]
     elif isinstance(value.get("raw_base64"), str):

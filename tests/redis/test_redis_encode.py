@@ -17,7 +17,15 @@ from rxrealtime.recording import (
     frame_record,
     parse_line,
 )
-from rxrealtime.sinks._redis_encode import MARKER, OMIT, SESSION, RecordEncoder, kind_of
+from rxrealtime.sinks._redis_encode import (
+    MARKER,
+    OMIT,
+    SESSION,
+    VALID,
+    RecordEncoder,
+    _empty_delta,
+    kind_of,
+)
 
 SECRET = "sk-live-0123456789abcdef"
 
@@ -121,3 +129,25 @@ def test_the_model_is_learnt_from_session_events() -> None:
     assert flags == SESSION
     encoder.line(1.0, "in", frame, flags)
     assert encoder.model == "gpt-realtime-mini"
+
+
+@pytest.mark.parametrize(
+    ("text", "emptied"),
+    [
+        ('{"type":"x","event_id":"e","delta":"AAAA"}', '{"type":"x","event_id":"e","delta":""}'),
+        ('{"delta":"AAAA","type":"x"}', '{"delta":"","type":"x"}'),
+        ('{"type":"x","delta":"a\\"b"}', None),  # an escape: parsed instead
+        ('{"type":"x","o":{"delta":"q"},"delta":"AAA"}', None),  # "delta" twice
+        ('{"delta":"AAA","x":"delta"}', None),
+        ('{"x":"\\"delta\\":\\"","delta":"A"}', None),
+        ('{"x":1, "delta":"AAA"}', None),  # not right after "{" or ","
+    ],
+)
+def test_a_marker_is_emptied_by_editing_its_text_only_when_provably_right(
+    text: str, emptied: str | None
+) -> None:
+    assert _empty_delta(text) == emptied
+    assert _empty_delta(text.encode()) == emptied
+    encoder = RecordEncoder(0.0, include_audio=False, secrets=())
+    line = encoder.line(1.0, "in", text, MARKER | VALID)  # either way, the same record
+    assert orjson.loads(line)["event"] == {**orjson.loads(text), "delta": ""}

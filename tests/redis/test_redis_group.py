@@ -203,3 +203,37 @@ async def test_a_failing_subscriber_errors_and_leaves_its_entry_pending(
         redis_group(redis_server.url, "g", "c2", prefix=prefix, claim_idle=0.2).pipe(rx_ops.take(2))
     )
     assert isinstance(items[0], SessionEvent) and isinstance(items[1], SessionEnd)
+
+
+async def test_a_large_round_trip_is_split_over_group_entries_and_nothing_is_lost(
+    redis_server: RedisServer, prefix: str, client: aioredis.Redis
+) -> None:
+    """One round trip carrying ~1.2 MB of records: several group entries, each session's
+    records in order, each record once."""
+    publishers = [
+        RedisPublisher(redis_server.url, prefix=prefix, session_id=f"big{n}") for n in range(20)
+    ]
+    pad = "x" * 2000
+    for n in range(30):
+        for number, publisher in enumerate(publishers):
+            publisher.record_in(
+                orjson.dumps({"type": "x.big", "event_id": f"{number}-{n}", "pad": pad}).decode()
+            )
+    for publisher in publishers:
+        await publisher.aclose()
+    entries = await client.xrange(f"{prefix}:all:{{0}}")
+    sizes = [sum(len(value) for value in fields.values()) for _, fields in entries]
+    sessions_per_entry = [sum(key.startswith(b"s:") for key in fields) for _, fields in entries]
+    assert max(sessions_per_entry) > 1  # one entry carries several sessions' records ...
+    assert sum(size > 200_000 for size in sizes) > 1  # ... and a large round trip is split
+    assert max(sizes) < 400_000
+    items = await to_list(
+        redis_group(redis_server.url, "g", "c", prefix=prefix).pipe(rx_ops.take(20 * 31))
+    )
+    seen = collections.defaultdict(list)
+    for item in items:
+        if isinstance(item, SessionEvent):
+            seen[item.session_id].append(item.event.event_id)
+    assert {sid: ids for sid, ids in seen.items()} == {
+        f"big{s}": [f"{s}-{n}" for n in range(30)] for s in range(20)
+    }
