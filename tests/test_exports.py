@@ -176,6 +176,14 @@ EXPECTED: dict[str, list[str]] = {
         "traced_tools",
     ],
     "rxrealtime.cli.voice_chat": ["add_voice_options", "level_meter", "run_voice_chat"],
+    "rxrealtime.endpoint": [
+        "ConnectionConfig",
+        "DEFAULT_BASE_URL",
+        "DEFAULT_MAX_SIZE",
+        "QueryValue",
+        "is_loopback",
+        "prepare",
+    ],
     "rxrealtime.errors": [
         "AuthenticationError",
         "BufferOverflowError",

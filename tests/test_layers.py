@@ -34,7 +34,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("events", ("rxrealtime.events", "rxrealtime.validation")),
     ("operators", ("rxrealtime.operators",)),
     ("scheduling", ("rxrealtime.scheduling",)),
-    ("transport", ("rxrealtime.transport", "rxrealtime._delivery", "rxrealtime._messages")),
+    (
+        "transport",
+        (
+            "rxrealtime.endpoint",
+            "rxrealtime.transport",
+            "rxrealtime._delivery",
+            "rxrealtime._messages",
+        ),
+    ),
     ("recording", ("rxrealtime.recording",)),
     ("session", ("rxrealtime.session", "rxrealtime.reconnect")),
     ("sources", ("rxrealtime.replay", "rxrealtime.sources")),
