@@ -57,11 +57,15 @@ What is relied on, and why:
     away from it, and ``close()`` of the stand-in does nothing.
 ``send_websocket_frame(connection, data, text)``
     what websockets' ``send()`` does for one unfragmented message, without its
-    ``send_context()`` (an async context manager per message): only when nothing can make the
-    send wait or fail first (no fragmented message being sent, ``send_in_progress`` is
-    ``None``; the protocol ``OPEN``; writing not paused, ``paused`` false): ``protocol
-    .send_text``/``send_binary``, ``send_data()``, then ``drain()`` if that write paused
-    writing. Returns False (nothing done) otherwise: then call ``send()``.
+    ``send_context()`` (an async context manager per message) and its frame object: only when
+    nothing can make the send wait or fail first, or change the frame (no fragmented message
+    being sent, ``send_in_progress`` is ``None``; the protocol ``OPEN``, with nothing waiting in
+    its ``writes``, no extension negotiated and no ``debug`` logging; writing not paused,
+    ``paused`` false), the masked frame (RFC 6455; websockets' own ``apply_mask``, imported by
+    ``websockets.frames``) goes to ``transport.write()`` at once, then ``drain()`` if that write
+    paused writing. Returns False (nothing done) otherwise: then call ``send()``. The masking
+    keys come from ``os.urandom``, as websockets' own do (``secrets.token_bytes``), 4 KiB at a
+    time per thread instead of one system call per frame.
 ``websocket_message_limit(protocol)``
     the size limit of a one-frame message, from the protocol's ``max_message_size`` and
     ``max_fragment_size`` (websockets 16+) or ``max_size`` (before): the transport's frame
@@ -72,6 +76,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import struct
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -82,6 +89,7 @@ from reactivex.scheduler.periodicscheduler import PeriodicScheduler
 from websockets.asyncio.client import ClientConnection as WebSocketClientConnection
 from websockets.exceptions import ConnectionClosed as _WsConnectionClosed
 from websockets.frames import Frame as WebSocketFrame
+from websockets.frames import apply_mask as _apply_mask
 from websockets.protocol import State as _WsState
 
 _WS_OPEN = _WsState.OPEN
@@ -171,21 +179,53 @@ async def send_websocket_frame(
     if (
         connection.send_in_progress is not None
         or protocol.state is not _WS_OPEN
-        or _writing_paused(connection)
+        or connection.paused
+        or protocol.writes
+        or protocol.extensions
+        or protocol.debug
     ):
         return False
-    if text:
-        protocol.send_text(data)
-    else:
-        protocol.send_binary(data)
-    connection.send_data()
-    if _writing_paused(connection):  # this write filled the buffer: wait as send() does
+    connection.transport.write(_client_frame(data, text))
+    if connection.paused:  # this write filled the buffer: wait as send() does
         await connection.drain()
     return True
 
 
-def _writing_paused(connection: WebSocketClientConnection) -> bool:
-    return bool(connection.paused)
+_KEYS_AT_ONCE = 4096
+_pack_long_header = struct.Struct("!BBQ").pack
+
+
+class _MaskingKeys(threading.local):
+    """Unpredictable masking keys for client frames (``os.urandom``), per thread."""
+
+    pool = b""
+    at = 0
+
+    def take(self) -> bytes:
+        at = self.at
+        pool = self.pool
+        if at >= len(pool):
+            pool = self.pool = os.urandom(_KEYS_AT_ONCE)
+            at = 0
+        self.at = at + 4
+        return pool[at : at + 4]
+
+
+_masking_keys = _MaskingKeys()
+
+
+def _client_frame(data: bytes, text: bool) -> bytes:
+    """One final, masked text or binary frame carrying ``data`` (RFC 6455, section 5)."""
+    length = len(data)
+    head1 = 0x81 if text else 0x82
+    if length < 126:
+        head = bytes((head1, 0x80 | length))
+    elif length < 65536:
+        head = bytes((head1, 0xFE, length >> 8, length & 0xFF))
+    else:
+        head = _pack_long_header(head1, 0xFF, length)
+    key = _masking_keys.take()
+    return b"".join((head, key, _apply_mask(data, key)))
 
 
 def websocket_message_limit(protocol: Any) -> int | None:

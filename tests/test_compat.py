@@ -283,7 +283,9 @@ async def test_a_frame_sent_now_is_what_send_sends_in_order() -> None:
         async for message in ws:
             got.append(message)
 
-    server, client = await _with_server(handler, _compat.WebSocketClientConnection)
+    server, client = await _with_server(
+        handler, _compat.WebSocketClientConnection, compression=None
+    )
     try:
         assert await _compat.send_websocket_frame(client, b'{"a":1}', True)
         await client.send("two")
@@ -296,6 +298,42 @@ async def test_a_frame_sent_now_is_what_send_sends_in_order() -> None:
         server.close()
         await server.wait_closed()
     assert got == ['{"a":1}', "two", b"\x00three", big.decode()]
+
+
+async def test_a_frame_is_not_sent_now_when_an_extension_would_change_it() -> None:
+    got: list[str | bytes] = []
+
+    async def handler(ws: Any) -> None:
+        async for message in ws:
+            got.append(message)
+
+    server, client = await _with_server(handler, _compat.WebSocketClientConnection)
+    try:
+        assert client.protocol.extensions  # permessage-deflate, websockets' default
+        assert not await _compat.send_websocket_frame(client, b"compressed", True)
+        await client.send("compressed")
+        await client.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert got == ["compressed"]
+
+
+def test_client_frames_are_masked_with_fresh_keys() -> None:
+    keys = set()
+    for n in range(3000):  # across refills of the pool of keys
+        data = bytes([n % 251]) * (n % 300)
+        frame = _compat._client_frame(data, True)
+        assert frame[0] == 0x81 and frame[1] & 0x80  # final text frame, masked
+        length = frame[1] & 0x7F
+        start = 2 if length < 126 else 4
+        key = frame[start : start + 4]
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(frame[start + 4 :]))
+        assert payload == data
+        keys.add(key)
+    assert len(keys) > 2990  # os.urandom keys: a repeat among 3,000 is rare, not 10
+    long = _compat._client_frame(b"x" * 70000, False)
+    assert long[:2] == b"\x82\xff" and int.from_bytes(long[2:10], "big") == 70000
 
 
 async def test_a_released_queue_leaves_a_connection_that_closes_cleanly() -> None:

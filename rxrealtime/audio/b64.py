@@ -23,7 +23,7 @@ import pybase64
 __all__ = ["decode", "encode"]
 
 _fast_decode = pybase64.b64decode
-_fast_encode = pybase64.b64encode
+_fast_encode = pybase64.b64encode_as_string  # no bytes in between (3x faster than .decode())
 
 
 def decode(text: str | bytes) -> bytes:
@@ -36,4 +36,4 @@ def decode(text: str | bytes) -> bytes:
 
 def encode(data: bytes | bytearray | memoryview) -> str:
     """``base64.b64encode(data).decode("ascii")``, fast."""
-    return _fast_encode(data).decode("ascii")
+    return _fast_encode(data)

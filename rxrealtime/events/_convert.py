@@ -31,17 +31,17 @@ from typing import Any, Final, Union
 import attrs
 import cattrs
 
-from rxrealtime.events._base import EMPTY, Model
+from rxrealtime.events._base import EMPTY
 
 __all__ = [
     "InvalidField",
     "converter",
+    "exact_shape",
     "families",
     "make_dispatcher",
     "register",
     "required_fields",
     "structurer",
-    "unstructure_any",
 ]
 
 
@@ -354,7 +354,9 @@ def _build_structure(cls: type, *, event: bool = False) -> Conv:
     lazy = [f.name for f in fields if f.name not in eager]
     var = {f.name: f"v{i}" for i, f in enumerate(fields)}
 
-    body = [] if event else ["    if d.__class__ is not dict:", "        raise _IF('an object', d)"]
+    body = ["    " + line for line in exact_shape(cls, ns, prefix="_f", event=event)]
+    if not event:
+        body += ["    if d.__class__ is not dict:", "        raise _IF('an object', d)"]
     body.append("    bad = None")
     if eager:
         body.append("    try:")
@@ -414,6 +416,109 @@ def _build_structure(cls: type, *, event: bool = False) -> Conv:
     return _compile(f"<rxrealtime structure of {cls.__qualname__}>", "d", body, ns)
 
 
+_SHARED: Final[dict[str, Any]] = {
+    "_str": str,
+    "_int": int,
+    "_float": float,
+    "_bool": bool,
+    "_dict": dict,
+    "_IF": InvalidField,
+    "_EMPTY": EMPTY,
+}
+"""Names the code of :func:`exact_shape` refers to besides its own (prefixed) ones."""
+_TYPE_NAMES: Final = {str: "_str", int: "_int", float: "_float", bool: "_bool"}
+
+
+def exact_shape(
+    cls: type, ns: dict[str, Any], *, prefix: str, event: bool = False, type_var: str = ""
+) -> list[str]:
+    """The fast path of a structure function: source lines (unindented) that return the
+    instance when the dict ``d`` has no key ``cls`` does not declare and every value is exactly
+    of its declared type, and fall through otherwise, having changed nothing but locals.
+
+    That is the shape nearly every frame has, and one where the decoding policy has nothing to
+    decide. ``len(d)`` equal to the number of fields and every field read by subscript means
+    every key is there and none is unknown; otherwise every key being known (one C-level scan)
+    and the required ones read by subscript means the same of the keys that are there, and an
+    absent optional field is ``None``, as a ``null`` one is. A required value of one of its
+    declared scalar types, an optional one that is that or ``null``, and nested values their
+    own structure functions accept, are exactly what the general path keeps as they are, with
+    an empty ``extra``. Anything else (an int for a float, a missing required, unknown, or
+    ill-typed key, a nested failure) falls through to the general path, which decides it as
+    always, reading ``d`` afresh. Names the lines use are added to ``ns`` (:data:`_SHARED` and
+    ``prefix``-ed ones); locals are ``fast``, ``get``, ``v0``, ``v1``, ... and ``o``.
+    ``event``: ``d`` is known to be a dict whose ``type`` chose ``cls``, so neither is checked;
+    ``type_var`` names a local already holding ``d['type']``.
+    """
+    fields = [f for f in attrs.fields(cls) if f.name != "extra"]
+    hints = typing.get_type_hints(cls)
+    required = required_fields(cls)
+    ns.update(_SHARED)
+    ns[f"{prefix}_twin"], ns[f"{prefix}_cls"] = _mutable_twin(cls), cls
+    ns[f"{prefix}_all_known"] = frozenset(f.name for f in fields).issuperset
+    var = {f.name: f"v{i}" for i, f in enumerate(fields)}
+    if type_var:
+        var["type"] = type_var
+    must, may, checks, nested = [], [], [], []
+    for i, field in enumerate(fields):
+        name, v = field.name, var[field.name]
+        if name == "type" and type_var:
+            continue
+        (must if name in required or (name == "type" and event) else may).append(name)
+        if name == "type" and event:
+            continue
+        members = _split(hints[name])[1]
+        origin = typing.get_origin(members[0])
+        if all(m in _SCALARS for m in members):
+            test = " or ".join(f"{v}.__class__ is {_TYPE_NAMES[m]}" for m in members)
+        elif members == [Any]:
+            test = "" if name not in required else f"{v} is not None"
+        elif len(members) == 1 and origin in (Mapping, dict):
+            test = f"{v}.__class__ is _dict"
+        else:
+            ns[f"{prefix}_c{i}"] = _nested_conv(hints[name], name in required)
+            convert = f"{v} = {prefix}_c{i}({v})"
+            nested.append(convert if name in required else f"if {v} is not None: {convert}")
+            continue
+        if test and name not in required and members != [Any]:
+            test = f"{v} is None or {test}"
+        if test:
+            checks.append(f"({test})" if " or " in test else test)
+
+    def read(names: list[str], how: str) -> list[str]:
+        return [f"{var[n]} = {how.format(repr(n))}" for n in names]
+
+    def attempt(lines: list[str]) -> list[str]:
+        if not lines:
+            return ["fast = True"]
+        return ["try:", *[f"    {line}" for line in lines], "    fast = True", "except KeyError:"]
+
+    shape = [f"if len(d) == {len(fields)}:"]
+    shape += [f"    {line}" for line in attempt(read(must + may, "d[{}]"))]
+    shape += ["        fast = False"] if must or may else []
+    if may:
+        shape.append(f"elif {prefix}_all_known(d):")
+        shape += [f"    {line}" for line in attempt(read(must, "d[{}]"))]
+        shape += ["        fast = False"] if must else []
+        shape += ["    get = d.get"] + [f"    {line}" for line in read(may, "get({})")]
+    shape += ["else:", "    fast = False"]
+    if event:
+        lines = shape
+    else:
+        lines = ["if d.__class__ is _dict:", *[f"    {line}" for line in shape]]
+        lines += ["else:", "    fast = False"]
+    lines.append(f"if fast{''.join(' and ' + check for check in checks)}:")
+    indent = "    "
+    build = [f"o = {prefix}_twin()"] + [f"o.{name} = {v}" for name, v in var.items()]
+    build += ["o.extra = _EMPTY", f"o.__class__ = {prefix}_cls", "return o"]
+    if nested:
+        lines += [f"{indent}try:"] + [f"{indent}    {line}" for line in nested]
+        lines += [f"{indent}except _IF:", f"{indent}    pass", f"{indent}else:"]
+        indent += "    "
+    lines += [f"{indent}{line}" for line in build]
+    return lines
+
+
 def _compile(filename: str, arg: str, body: list[str], ns: dict[str, Any]) -> Conv:
     """Compile ``def fn(arg): body`` as a closure over the values of ``ns``.
 
@@ -459,52 +564,12 @@ def _extra(d: dict[str, Any], known: frozenset[str], bad: dict[str, Any] | None)
     return extra
 
 
-# -- generated unstructure functions ---------------------------------------------------------
-
-
-def unstructure_any(value: Any) -> Any:
-    """Any value -> plain JSON data (models become wire dicts, sequences lists)."""
-    if isinstance(value, Model):
-        return converter.unstructure(value)
-    if isinstance(value, list | tuple):
-        return [unstructure_any(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: unstructure_any(v) for k, v in value.items()}
-    return value
-
-
-def _build_unstructure(cls: type) -> Conv:
-    """Compile ``unstructure(obj) -> dict``: ``type`` first, ``None`` fields left out,
-    ``extra`` merged back last."""
-    fields = attrs.fields(cls)
-    hints = typing.get_type_hints(cls)
-    ns: dict[str, Any] = {"_un": unstructure_any}
-    order = sorted(fields, key=lambda f: f.name != "type")
-    lines = ["    d = {}"]
-    for field in order:
-        name = field.name
-        if name == "extra":
-            continue
-        _, members = _split(hints[name])
-        plain = all(m in _SCALARS for m in members)
-        lines.append(f"    v = o.{name}")
-        lines.append("    if v is not None:")
-        lines.append(f"        d[{name!r}] = {'v' if plain else '_un(v)'}")
-    if "extra" in attrs.fields_dict(cls):
-        lines.append("    if o.extra:")
-        lines.append("        for k, v in o.extra.items():")
-        lines.append("            d[k] = _un(v)")
-    lines.append("    return d")
-    return _compile(f"<rxrealtime unstructure of {cls.__qualname__}>", "o", lines, ns)
-
-
 # -- registration ----------------------------------------------------------------------------
 
 
 def register(cls: type, *, event: bool = False) -> Conv:
-    """Register ``cls`` on the converter; return its structure function (``event``: the one for
-    a top-level server event, see :func:`_build_structure`)."""
+    """Register the structure function of ``cls`` on the converter and return it (``event``: the
+    one for a top-level server event, see :func:`_build_structure`)."""
     structure = _build_structure(cls, event=True) if event else structurer(cls)
     converter.register_structure_hook(cls, lambda value, _: structure(value))
-    converter.register_unstructure_hook(cls, _build_unstructure(cls))
     return structure

@@ -58,13 +58,8 @@ import orjson
 
 from rxrealtime.events import client, items, resources, response, server, session
 from rxrealtime.events._base import ClientEvent, InvalidEvent, Model, ServerEvent, UnknownEvent
-from rxrealtime.events._convert import (
-    InvalidField,
-    converter,
-    make_dispatcher,
-    register,
-    unstructure_any,
-)
+from rxrealtime.events._convert import InvalidField, converter, make_dispatcher, register
+from rxrealtime.events._unstructure import register_unstructure, unstructure_any
 
 __all__ = ["decode", "encode", "from_dict", "to_dict"]
 
@@ -192,10 +187,13 @@ def _model_classes() -> list[type]:
 _register_families()
 for _cls in _model_classes():
     register(_cls)
+    register_unstructure(_cls)
 
 _STRUCTURE: Final = {
     cls: register(cls, event=True) for cls in set(server.SERVER_EVENT_TYPES.values())
 }
+for _cls in _STRUCTURE:
+    register_unstructure(_cls)
 _DECODERS: Final = {wire: _STRUCTURE[cls] for wire, cls in server.SERVER_EVENT_TYPES.items()}
 """Wire type -> compiled structure function, for every server type (aliases too)."""
 

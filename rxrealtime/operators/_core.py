@@ -62,6 +62,22 @@ def _accepting(step: object) -> tuple[type, ...] | None:
     return tuple(accepts) if accepts is not None else None
 
 
+class _Relevant(dict[type, bool]):
+    """Which classes of value an operator looks at: ``relevant[cls]`` is
+    ``issubclass(cls, accepts)``, worked out on a class's first value and then one dictionary
+    lookup (no Python call) per value. One per subscription."""
+
+    __slots__ = ("accepts",)
+
+    def __init__(self, accepts: tuple[type, ...]) -> None:
+        super().__init__()
+        self.accepts = accepts
+
+    def __missing__(self, kind: type) -> bool:
+        hit = self[kind] = issubclass(kind, self.accepts)
+        return hit
+
+
 def resolve_clock(
     explicit: abc.SchedulerBase | None, subscribe_scheduler: abc.SchedulerBase | None
 ) -> Clock:
@@ -93,7 +109,7 @@ def stateful(
             machine = factory(resolve_clock(scheduler, subscribe_scheduler))
             step = machine.step
             accepts = _accepting(machine)
-            relevant: dict[type, bool] = {}
+            relevant = _Relevant(accepts) if accepts is not None else None
             pending: list[_B] = []  # reused: the outputs of one value
             collect = pending.append
             emit = observer.on_next
@@ -108,13 +124,8 @@ def stateful(
                     emit(value)
 
             def on_next(value: _A) -> None:
-                if accepts is not None:
-                    kind = value.__class__
-                    hit = relevant.get(kind)
-                    if hit is None:
-                        hit = relevant[kind] = issubclass(kind, accepts)
-                    if not hit:
-                        return
+                if relevant is not None and not relevant[value.__class__]:
+                    return
                 try:
                     step(value, collect)
                 except Exception as error:  # a bug in the step: surface it, don't hide it
@@ -157,7 +168,7 @@ def pick(
         def subscribe(
             observer: abc.ObserverBase[_B], subscribe_scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            relevant: dict[type, bool] = {}
+            relevant = _Relevant(accepts) if accepts is not None else None
             emit = observer.on_next
             stopped = False
 
@@ -165,13 +176,8 @@ def pick(
                 nonlocal stopped
                 if stopped:
                     return
-                if accepts is not None:
-                    kind = value.__class__
-                    hit = relevant.get(kind)
-                    if hit is None:
-                        hit = relevant[kind] = issubclass(kind, accepts)
-                    if not hit:
-                        return
+                if relevant is not None and not relevant[value.__class__]:
+                    return
                 try:
                     chosen = choose(value)
                 except Exception as error:

@@ -58,6 +58,16 @@ def _obj(required: tuple[str, ...] = (), nullable: bool = True, **fields: Spec) 
     return Obj(fields, frozenset(required), nullable)
 
 
+_MCP_INVOCATION: Mapping[str, Spec] = {
+    "id": _LONG_ID,
+    "arguments": Str(),
+    "name": Str(),
+    "server_label": Str(),
+}
+"""An MCP tool invocation, all fields required: an ``mcp_call`` item has them, and so has the
+``mcp_approval_request`` item that asks to run it."""
+
+
 def _tagged(
     variants: Mapping[str, Obj], default: str | None = None, nullable: bool = True
 ) -> Tagged:
@@ -244,23 +254,16 @@ ITEM = _tagged(
                 )
             ),
         ),
-        "mcp_call": _obj(
-            ("id", "arguments", "name", "server_label"),
-            id=_LONG_ID,
-            arguments=Str(),
-            name=Str(),
-            server_label=Str(),
-            approval_request_id=_LONG_ID,
-            error=Free(kind=dict),
-            output=Str(),
+        "mcp_call": Obj(
+            {
+                **_MCP_INVOCATION,
+                "approval_request_id": _LONG_ID,
+                "error": Free(kind=dict),
+                "output": Str(),
+            },
+            frozenset(_MCP_INVOCATION),
         ),
-        "mcp_approval_request": _obj(
-            ("id", "arguments", "name", "server_label"),
-            id=_LONG_ID,
-            arguments=Str(),
-            name=Str(),
-            server_label=Str(),
-        ),
+        "mcp_approval_request": Obj(_MCP_INVOCATION, frozenset(_MCP_INVOCATION)),
     },
     nullable=False,
 )

@@ -75,11 +75,13 @@ class PushedReceiver:
     __slots__ = (
         "_delivery",
         "_gate",
+        "_holders",
         "_idle_closed",
         "_idle_fired",
         "_last",
         "_loop",
         "_loop_gate",
+        "_loop_holders",
         "_receive",
         "_session",
         "_timer",
@@ -99,6 +101,9 @@ class PushedReceiver:
         self._receive = hub.receive
         self._gate = hub.gate
         self._loop_gate = session._loop_gate
+        # the gates' holders, read on every message (a gate never replaces its dict)
+        self._holders = hub.gate.holders
+        self._loop_holders = session._loop_gate.holders
         self._loop = asyncio.get_running_loop()
         self._last = self._loop.time()  # when the last message arrived (with an idle timeout)
         self._idle_fired = False
@@ -108,7 +113,9 @@ class PushedReceiver:
     def on_message(self, payload: bytes | bytearray | memoryview, text: bool) -> None:
         """The sink: decode one message and hand it to the hub (the hot path)."""
         event = _decode(payload)  # type: ignore[arg-type]  # orjson reads any bytes-like
-        if event.__class__ is _invalid:
+        if event.__class__ is not _invalid:
+            self._receive(payload, event)
+        else:
             frame: str | bytes = bytes(payload)
             if text:
                 try:
@@ -118,11 +125,9 @@ class PushedReceiver:
                     self._delivery.reject(1007, f"{exc.reason} at position {exc.start}", exc)
                     return
             self._receive(frame, _decode(frame))
-        else:
-            self._receive(payload, event)
         if self._timer is not None:
             self._last = self._loop.time()
-        if (self._gate.holders or self._loop_gate.holders) and not self._session._closing:
+        if (self._holders or self._loop_holders) and not self._session._closing:
             assert self._delivery is not None
             self._delivery.pause()
 

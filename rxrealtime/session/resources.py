@@ -139,16 +139,20 @@ class InputAudioBufferResource(_Resource):
         raw = len(audio) * 3 // 4 if isinstance(audio, str) else memoryview(audio).nbytes
         pieces = split_audio(audio) if raw > MAX_AUDIO_APPEND_BYTES else (audio,)
         for piece in pieces:
-            if not isinstance(piece, str):
-                piece = b64.encode(piece)
             # Built directly (the hot path of a voice session: many appends per second); the
             # shape is ours, so there is nothing for send()'s validation to find.
-            event = {"type": "input_audio_buffer.append", "audio": piece}
-            if event_id is not None:
-                event["event_id"] = event_id
-            await self._session._send_frame(
-                "input_audio_buffer.append", orjson.dumps(event).decode()
-            )
+            if event_id is None and not isinstance(piece, str):
+                # base64 needs no JSON escaping: the frame orjson would write, put together
+                frame = f'{{"type":"input_audio_buffer.append","audio":"{b64.encode(piece)}"}}'
+            else:
+                event = {
+                    "type": "input_audio_buffer.append",
+                    "audio": piece if isinstance(piece, str) else b64.encode(piece),
+                }
+                if event_id is not None:
+                    event["event_id"] = event_id
+                frame = orjson.dumps(event).decode()
+            await self._session._send_frame("input_audio_buffer.append", frame)
             event_id = None
 
     async def commit(self, *, event_id: str | None = None) -> None:
