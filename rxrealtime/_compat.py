@@ -61,11 +61,12 @@ What is relied on, and why:
     nothing can make the send wait or fail first, or change the frame (no fragmented message
     being sent, ``send_in_progress`` is ``None``; the protocol ``OPEN``, with nothing waiting in
     its ``writes``, no extension negotiated and no ``debug`` logging; writing not paused,
-    ``paused`` false), the masked frame (RFC 6455; websockets' own ``apply_mask``, imported by
-    ``websockets.frames``) goes to ``transport.write()`` at once, then ``drain()`` if that write
-    paused writing. Returns False (nothing done) otherwise: then call ``send()``. The masking
-    keys come from ``os.urandom``, as websockets' own do (``secrets.token_bytes``), 4 KiB at a
-    time per thread instead of one system call per frame.
+    ``paused`` false), the masked frame (RFC 6455, masked with websockets' own C
+    ``apply_mask`` from ``websockets.speedups``, as ``websockets.frames`` imports it) goes to
+    ``transport.write()`` at once, then ``drain()`` if that write paused writing. Returns
+    False (nothing done) otherwise: then call ``send()``. The masking keys come from
+    ``os.urandom``, as websockets' own do (``secrets.token_bytes``), 4 KiB at a time per
+    thread instead of one system call per frame.
 ``websocket_message_limit(protocol)``
     the size limit of a one-frame message, from the protocol's ``max_message_size`` and
     ``max_fragment_size`` (websockets 16+) or ``max_size`` (before): the transport's frame
@@ -89,8 +90,12 @@ from reactivex.scheduler.periodicscheduler import PeriodicScheduler
 from websockets.asyncio.client import ClientConnection as WebSocketClientConnection
 from websockets.exceptions import ConnectionClosed as _WsConnectionClosed
 from websockets.frames import Frame as WebSocketFrame
-from websockets.frames import apply_mask as _apply_mask
 from websockets.protocol import State as _WsState
+
+try:  # websockets' C masking, as websockets.frames imports it
+    from websockets.speedups import apply_mask as _apply_mask
+except ImportError:  # pragma: no cover - websockets built without its C extension
+    from websockets.utils import apply_mask as _apply_mask
 
 _WS_OPEN = _WsState.OPEN
 
@@ -186,9 +191,13 @@ async def send_websocket_frame(
     ):
         return False
     connection.transport.write(_client_frame(data, text))
-    if connection.paused:  # this write filled the buffer: wait as send() does
+    if _writing_paused(connection):  # this write filled the buffer: wait as send() does
         await connection.drain()
     return True
+
+
+def _writing_paused(connection: WebSocketClientConnection) -> bool:
+    return bool(connection.paused)
 
 
 _KEYS_AT_ONCE = 4096

@@ -83,18 +83,35 @@ _BINARY: Final = Opcode.BINARY
 _DATA: Final = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
 
 
-_read_buffers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryview] = (
+class _ReadBuffer(dict[int, memoryview]):
+    """The buffer every connection of one loop reads the socket into, and the connections'
+    ``get_buffer``: this mapping's ``__getitem__``, which returns the buffer for every size
+    hint (the selector transport always asks with ``-1``, found at once in C; any other hint
+    goes through ``__missing__``). Called once per read of a socket, a lookup costs a fraction
+    of a Python method call."""
+
+    __slots__ = ("view",)
+
+    def __init__(self) -> None:
+        self.view = memoryview(bytearray(READ_BUFFER_SIZE))
+        super().__init__({-1: self.view})
+
+    def __missing__(self, sizehint: int) -> memoryview:
+        return self.view
+
+
+_read_buffers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ReadBuffer] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _read_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
+def _read_buffer(loop: asyncio.AbstractEventLoop) -> _ReadBuffer:
     """The buffer every connection of ``loop`` reads the socket into: reads on one loop never
     interleave (each is taken in, and what must outlive it copied out, before the next)."""
-    view = _read_buffers.get(loop)
-    if view is None:
-        view = _read_buffers[loop] = memoryview(bytearray(READ_BUFFER_SIZE))
-    return view
+    buffer = _read_buffers.get(loop)
+    if buffer is None:
+        buffer = _read_buffers[loop] = _ReadBuffer()
+    return buffer
 
 
 class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
@@ -115,6 +132,7 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
         "_pull",
         "_scan",
         "_sink",
+        "get_buffer",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -128,16 +146,14 @@ class PushConnection(WebSocketClientConnection, asyncio.BufferedProtocol):
         self._head_tail = b""  # the last bytes of the handshake response seen so far
         self._partial: bytearray | None = None  # an incomplete frame (scanning only)
         self._limit: int | None = None  # largest payload of a one-frame message
-        self._buffer = _read_buffer(self.loop)
+        shared = _read_buffer(self.loop)
+        self._buffer = shared.view
+        # asyncio's BufferedProtocol.get_buffer, as a lookup rather than a method call: see
+        # _ReadBuffer (one shared buffer per loop, so a read allocates nothing but its bytes;
+        # a plain Protocol gets a fresh 256 KiB bytes per read, most of a small read's cost)
+        self.get_buffer = shared.__getitem__  # type: ignore[assignment]  # a method there
 
     # -- the hot path: bytes from the socket -------------------------------------------------
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        """Where the transport reads the socket into (asyncio's ``BufferedProtocol``): one
-        buffer shared by the thread's connections, so a read allocates nothing but its bytes
-        (a plain ``Protocol`` gets a fresh 256 KiB ``bytes`` per read, most of a small read's
-        cost)."""
-        return self._buffer
 
     def buffer_updated(self, nbytes: int) -> None:
         """``nbytes`` were read into the buffer: take them in (the scanner copies out only

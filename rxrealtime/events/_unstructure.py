@@ -1,7 +1,7 @@
 """Unstructuring (class -> wire dict): the half of the converter that writes events.
 
 Each class gets one ``exec``-compiled function, generated once from its field types (see
-:func:`rxrealtime.events._convert._compile`): ``type`` first, ``None`` fields left out, nested
+:func:`rxrealtime.events._structure.compile_function`): ``type`` first, ``None`` fields left out, nested
 models and sequences turned into plain JSON data, ``extra`` merged back last, so
 ``to_dict(decode(frame))`` gives back the frame's object without its ``null`` values.
 """
@@ -15,7 +15,8 @@ from typing import Any
 import attrs
 
 from rxrealtime.events._base import Model
-from rxrealtime.events._convert import _SCALARS, Conv, _compile, _split, converter
+from rxrealtime.events._convert import _SCALARS, Conv, _split, converter
+from rxrealtime.events._structure import compile_function
 
 __all__ = ["register_unstructure", "unstructure_any"]
 
@@ -53,7 +54,7 @@ def _build_unstructure(cls: type) -> Conv:
         lines.append("        for k, v in o.extra.items():")
         lines.append("            d[k] = _un(v)")
     lines.append("    return d")
-    return _compile(f"<rxrealtime unstructure of {cls.__qualname__}>", "o", lines, ns)
+    return compile_function(f"<rxrealtime unstructure of {cls.__qualname__}>", "o", lines, ns)
 
 
 def register_unstructure(cls: type) -> None:

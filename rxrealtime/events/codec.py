@@ -51,14 +51,22 @@ a mapping is written as given except that its top-level ``None`` values are drop
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+import functools
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from rxrealtime.events import client, items, resources, response, server, session
 from rxrealtime.events._base import ClientEvent, InvalidEvent, Model, ServerEvent, UnknownEvent
-from rxrealtime.events._convert import InvalidField, converter, make_dispatcher, register
+from rxrealtime.events._convert import InvalidField, converter
+from rxrealtime.events._structure import (
+    compile_function,
+    exact_shape,
+    make_dispatcher,
+    register,
+    wire_key,
+)
 from rxrealtime.events._unstructure import register_unstructure, unstructure_any
 
 __all__ = ["decode", "encode", "from_dict", "to_dict"]
@@ -67,9 +75,9 @@ __all__ = ["decode", "encode", "from_dict", "to_dict"]
 # -- dispatch of the nested families ---------------------------------------------------------
 
 _ROLES: Final = {
-    "system": items.SystemMessage,
-    "user": items.UserMessage,
     "assistant": items.AssistantMessage,
+    "user": items.UserMessage,
+    "system": items.SystemMessage,
 }
 _ITEMS: Final[dict[Any, type]] = {
     "function_call": items.FunctionCall,
@@ -105,18 +113,19 @@ def _by_type(table: Mapping[str, type], default: type) -> Any:
 def _register_families() -> None:
     # "message" items are a family of their own, split by role
     make_dispatcher(items._Message, _pick_message, _ROLES, key="role")
-    make_dispatcher(items.ConversationItem, _pick_item, {**_ITEMS, "message": items._Message})
+    # (each table lists its most frequent values first: the dispatchers compare in that order)
+    make_dispatcher(items.ConversationItem, _pick_item, {"message": items._Message, **_ITEMS})
     families: list[tuple[type, Mapping[str, type], type]] = [
         (
             items.ContentPart,
             {
-                "input_text": items.InputText,
-                "input_audio": items.InputAudio,
-                "input_image": items.InputImage,
-                "output_text": items.OutputText,
                 "output_audio": items.OutputAudio,
-                "text": items.OutputText,
+                "output_text": items.OutputText,
+                "input_audio": items.InputAudio,
+                "input_text": items.InputText,
                 "audio": items.OutputAudio,
+                "text": items.OutputText,
+                "input_image": items.InputImage,
             },
             items.UnknownContent,
         ),
@@ -241,15 +250,72 @@ def decode(frame: str | bytes) -> ServerEvent:
     try:
         obj = _loads(frame)
     except _JSONDecodeError as exc:
-        what = "not valid JSON" if isinstance(frame, str) else "binary frame is not UTF-8 JSON"
-        return InvalidEvent(raw=frame, error=f"{what}: {exc}")
+        return _not_json(frame, exc)
     except Exception as exc:  # not str/bytes at all: still one event, never an exception
-        return InvalidEvent(raw=frame, error=f"cannot decode a {type(frame).__name__}: {exc}")
+        return _not_text(frame, exc)
     try:  # the hot path: a dict with a known type that fits (anything else raises)
         event: ServerEvent = _DECODERS[obj["type"]](obj)
     except Exception:
         return _decode_object(obj, frame)  # says what it is instead, or why it does not fit
     return event
+
+
+def _not_json(frame: Any, exc: Exception) -> InvalidEvent:
+    what = "not valid JSON" if isinstance(frame, str) else "binary frame is not UTF-8 JSON"
+    return InvalidEvent(raw=frame, error=f"{what}: {exc}")
+
+
+def _not_text(frame: Any, exc: Exception) -> InvalidEvent:
+    return InvalidEvent(raw=frame, error=f"cannot decode a {type(frame).__name__}: {exc}")
+
+
+_HOT: Final = (
+    "response.output_audio.delta",
+    "response.output_audio_transcript.delta",
+    "response.output_text.delta",
+    "conversation.item.input_audio_transcription.delta",
+)
+"""The stream events that make up most of a session's frames, most frequent first."""
+
+
+def _specialise(reference: Callable[[str | bytes], ServerEvent]) -> Any:
+    """``reference`` (:func:`decode` as written above) with the fast path of each :data:`_HOT`
+    class (see :func:`~rxrealtime.events._convert.exact_shape`) compiled into it, in order, so
+    a stream delta costs one function call, not three, and no hash of its ``type``. Any frame
+    the fast paths do not take goes on exactly as in ``reference``, which every result equals
+    (the tests check this); ``__wrapped__`` is ``reference``."""
+    ns: dict[str, Any] = {
+        "_loads": _loads,
+        "_JSONDecodeError": _JSONDecodeError,
+        "_not_json": _not_json,
+        "_not_text": _not_text,
+        "_DECODERS": _DECODERS,
+        "_decode_object": _decode_object,
+        "_k_type": wire_key("type"),
+    }
+    body = [
+        "    try:",
+        "        d = _loads(frame)",
+        "    except _JSONDecodeError as exc:",
+        "        return _not_json(frame, exc)",
+        "    except Exception as exc:",
+        "        return _not_text(frame, exc)",
+        "    try:",
+        "        t = d[_k_type]",
+    ]
+    for i, wire in enumerate(_HOT):
+        cls = server.SERVER_EVENT_TYPES[wire]
+        lines = exact_shape(cls, ns, prefix=f"_h{i}", is_dict=True, known={"type": "t"})
+        body.append(f"        {'elif' if i else 'if'} t == {wire!r}:")
+        body += [f"            {line}" for line in lines]
+    body += [
+        "        event = _DECODERS[t](d)",
+        "    except Exception:",
+        "        return _decode_object(d, frame)",
+        "    return event",
+    ]
+    specialised = compile_function("<rxrealtime decode>", "frame", body, ns)
+    return functools.update_wrapper(specialised, reference)
 
 
 def from_dict(obj: Any) -> ServerEvent:
@@ -335,3 +401,7 @@ def encode(event: ClientEvent | ServerEvent | Mapping[str, Any]) -> str:
     else:
         raise TypeError(f"cannot encode a {type(event).__name__}; expected an event or a mapping")
     return orjson.dumps(data, default=_default).decode()
+
+
+if not TYPE_CHECKING:  # type checkers see decode as written; at run time it is specialised
+    decode = _specialise(decode)

@@ -17,8 +17,9 @@ from typing import Any
 
 from rxrealtime.masking import redact
 from rxrealtime.recording import encode_line
+from rxrealtime.sinks._redis_commands import Batch, Entry, SessionCommands
 from rxrealtime.sinks._redis_encode import VALID, RecordEncoder
-from rxrealtime.sinks._redis_link import Batch, Entry, Link, SessionCommands
+from rxrealtime.sinks._redis_link import Link
 
 __all__ = ["PublisherBuffer"]
 
@@ -70,7 +71,12 @@ class PublisherBuffer:
     def _push(self, ts: float, direction: str, frame: object, flags: int) -> None:
         raw = self._raw
         raw.append((ts, direction, frame, flags))
-        if len(raw) >= _RAW_LIMIT:
+        if not self._queued or len(raw) >= _RAW_LIMIT:
+            self._pushed()
+
+    def _pushed(self) -> None:
+        """After a record was appended to ``_raw``: encode a full raw buffer, tell the writer."""
+        if len(self._raw) >= _RAW_LIMIT:
             self._encode()
         if not self._queued:
             (self._link or self._attach()).ready(self)
@@ -125,7 +131,8 @@ class PublisherBuffer:
         if encoder.model is not None and encoder.model != self.model:
             self.model = encoder.model
             self._info["model"] = self.model
-        self._enforce_bound()
+        if len(records) + self._retry_records + self._inflight > self._buffer_size:
+            self._enforce_bound()
 
     def _encode_plain(self, frames: list[tuple[float, str, Any, int]]) -> None:
         try:
@@ -137,7 +144,7 @@ class PublisherBuffer:
                 except Exception as error:
                     self.failed(error)
             return
-        self._records.extend(zip([item[0] for item in frames], lines, strict=False))
+        self._records.extend(zip([item[0] for item in frames], lines, strict=True))
 
     def _enforce_bound(self) -> None:
         excess = len(self._records) + self._retry_records + self._inflight - self._buffer_size
@@ -181,9 +188,23 @@ class PublisherBuffer:
         self._queued = False
         if self._raw:
             self._encode()
+        records = self._records
+        if (
+            len(records) <= self._entry_records
+            and not self._retry
+            and not self._info
+            and self._index_start is None
+        ):  # the usual case: what a round trip's linger gathered fits one entry
+            if not records:
+                return None
+            whole = [record[1] for record in records]
+            if sum(map(len, whole)) <= _ENTRY_BYTES:
+                entry = (self._next_id(records[0][0]), whole)
+                records.clear()
+                self._inflight += len(whole)
+                return Batch([entry], None, None)
         entries = self._retry
         self._retry, self._retry_records = [], 0
-        records = self._records
         limit = self._entry_records
         while records and len(entries) < _ENTRIES_PER_TAKE:
             first_ts = records[0][0]

@@ -29,7 +29,7 @@ from rxrealtime.recording import (
     reconnect_record,
 )
 
-__all__ = ["KEEP", "MARKER", "OMIT", "SESSION", "VALID", "RecordEncoder", "kind_of"]
+__all__ = ["AUDIO_IN", "KEEP", "MARKER", "OMIT", "SESSION", "VALID", "RecordEncoder", "kind_of"]
 
 AUDIO_IN = frozenset({"response.output_audio.delta", "response.audio.delta"})
 AUDIO_OUT = frozenset({"input_audio_buffer.append"})

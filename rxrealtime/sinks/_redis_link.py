@@ -27,16 +27,15 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-import attrs
-
-from rxrealtime.sources.redis_layout import (
-    FIELD_COUNT,
-    FIELD_RECORDS,
-    FIELD_SESSION,
-    SESSION_FIELD_PREFIX,
-    is_transient,
-    open_client,
+from rxrealtime.sinks._redis_commands import (
+    Batch,
+    Command,
+    Entry,
+    PublisherStatistics,
+    SessionCommands,
+    group_entry,
 )
+from rxrealtime.sources.redis_layout import is_transient, open_client
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis.asyncio import Redis
@@ -56,153 +55,7 @@ __all__ = [
 log = logging.getLogger("rxrealtime.redis")
 
 _MIN_BACKOFF = 0.05
-
-
-@attrs.frozen
-class PublisherStatistics:
-    """A snapshot of one publisher (see :meth:`RedisPublisher.statistics`)."""
-
-    session_id: str
-    frames: int
-    """Frames recorded (both directions, before audio was left out)."""
-    published: int
-    """Records confirmed stored in Redis (including the end record)."""
-    buffered: int
-    """Records waiting to be written, or being written."""
-    omitted_audio: int
-    dropped: int
-    """Records dropped by the overflow policy (or still unwritten when ``aclose`` gave up)."""
-    errors: int
-    """Records Redis refused for good (a non-transient error reply), and failures to record
-    (a bug, a value that is not a frame: each counted, logged, never raised)."""
-    retries: int
-    """Writes that failed transiently and were retried."""
-    ended: bool
-
-
-Entry = tuple[bytes, list[bytes]]
-"""One stream entry: ``(entry id, its record lines)``; the id never changes, and the oldest
-lines of an entry waiting for a retry may be dropped by the overflow policy."""
-
-
-class Batch:
-    """What one publisher hands to one pipeline: entries plus index updates."""
-
-    __slots__ = ("entries", "info", "start")
-
-    def __init__(
-        self,
-        entries: list[Entry],
-        info: dict[str, Any] | None,
-        start: float | None,
-    ) -> None:
-        self.entries = entries
-        """``(entry id, record lines)`` in order."""
-        self.info = info
-        """Fields to set in the session's info hash, or ``None``."""
-        self.start = start
-        """The session's start time, when it still has to be added to the index."""
-
-
-def _bulk(data: bytes) -> bytes:
-    return b"$%d\r\n%b\r\n" % (len(data), data)
-
-
-def _arg(value: bytes | str | int | float) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode()
-    return repr(value).encode()
-
-
-def _pack(command: tuple[bytes | str | int | float, ...]) -> bytes:
-    """One command in the Redis protocol (RESP): an array of bulk strings."""
-    return b"*%d\r\n" % len(command) + b"".join(_bulk(_arg(value)) for value in command)
-
-
-Command = bytes | tuple[bytes | str | int | float, ...]
-"""A command packed in RESP (for a plain client) or as arguments (for a Cluster client)."""
-
-
-class SessionCommands:
-    """One session's Redis commands, their constant parts packed once (redis-py's packer costs
-    tens of microseconds a command, more than everything else a record costs)."""
-
-    __slots__ = (
-        "_expire",
-        "_head",
-        "_index",
-        "_info_key",
-        "_maxlen",
-        "_middle",
-        "_stream",
-        "group_maxlen",
-        "session",
-        "shard",
-    )
-
-    def __init__(
-        self,
-        session_id: str,
-        stream: str,
-        info_key: str,
-        index_key: str,
-        shard: str,
-        maxlen: int,
-        group_maxlen: int,
-        retention: float | None,
-    ) -> None:
-        self.session = session_id.encode()
-        self.shard = shard
-        self.group_maxlen = group_maxlen
-        self._stream, self._maxlen = stream, maxlen
-        self._info_key, self._index = info_key, index_key
-        self._expire = None if retention is None else max(1, int(retention))
-        self._head = b"*12\r\n" + b"".join(
-            _bulk(_arg(value)) for value in (b"XADD", stream, b"MAXLEN", b"~", maxlen)
-        )
-        self._middle = _bulk(FIELD_SESSION) + _bulk(self.session) + _bulk(FIELD_COUNT)
-
-    def entry(self, entry_id: bytes, count: int, records: bytes, packed: bool) -> Command:
-        """``XADD`` of one entry to the session's own stream."""
-        if packed:
-            return (
-                self._head + _bulk(entry_id) + self._middle + _bulk(b"%d" % count)
-                + _RECORDS + _bulk(records)
-            )  # fmt: skip
-        return (b"XADD", self._stream, b"MAXLEN", b"~", self._maxlen, entry_id, FIELD_SESSION,
-                self.session, FIELD_COUNT, count, FIELD_RECORDS, records)  # fmt: skip
-
-    def index(self, out: list[Command], batch: Batch, packed: bool) -> int:
-        """Append the batch's index commands (``ZADD``, ``HSET``, ``EXPIRE``); how many."""
-        commands: list[tuple[bytes | str | int | float, ...]] = []
-        if batch.start is not None:
-            commands.append((b"ZADD", self._index, batch.start, self.session))
-        if batch.info:
-            fields: list[bytes | str | int | float] = []
-            for key, value in batch.info.items():
-                fields += (key, value if isinstance(value, str | int | float) else str(value or ""))
-            commands.append((b"HSET", self._info_key, *fields))
-            if self._expire is not None and batch.info.get("status") == "ended":
-                commands.append((b"EXPIRE", self._info_key, self._expire))
-                commands.append((b"EXPIRE", self._stream, self._expire))
-        out.extend(_pack(command) if packed else command for command in commands)
-        return len(commands)
-
-
-_RECORDS = _bulk(FIELD_RECORDS)
 _GROUP_ENTRY_BYTES = 256 * 1024
-
-
-def group_entry(shard: str, maxlen: int, fields: dict[bytes, list[bytes]], packed: bool) -> Command:
-    """``XADD`` of one group-stream entry: one ``s:SESSION`` field per session, holding that
-    session's records in order."""
-    args: list[bytes | str | int | float] = [b"XADD", shard, b"MAXLEN", b"~", maxlen, b"*"]
-    for session, pieces in fields.items():
-        records = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        args += (SESSION_FIELD_PREFIX + session, records)
-    return _pack(tuple(args)) if packed else tuple(args)
 
 
 class Writable(Protocol):
@@ -323,32 +176,42 @@ class Link:
             return True
         packed = self._packed
         commands: list[Command] = []
+        append = commands.append
         plans: list[tuple[int, int]] = []  # per member: its first command, its index commands
         # the group streams: one entry per stream and round trip (split past a size), holding
-        # every session's records of this batch -- (member, entry) -> its command
+        # every session's records of this batch: (member number, entry position, field, records)
         groups: dict[tuple[str, int], list[tuple[int, int, bytes, bytes]]] = {}
         for number, (member, batch) in enumerate(taken):
             session = member.commands
             first = len(commands)
-            pieces = groups.setdefault((session.shard, session.group_maxlen), [])
+            key = (session.shard, session.group_maxlen)
+            pieces = groups.get(key)
+            if pieces is None:
+                pieces = groups[key] = []
+            field = session.group_field if packed else session.session
             for position, (entry_id, lines) in enumerate(batch.entries):
                 records = lines[0] if len(lines) == 1 else b"".join(lines)
-                commands.append(session.entry(entry_id, len(lines), records, packed))
-                pieces.append((number, position, session.session, records))
-            plans.append((first, session.index(commands, batch, packed)))
+                append(session.entry(entry_id, len(lines), records, packed))
+                pieces.append((number, position, field, records))
+            plans.append((first, 0 if batch.info is None and batch.start is None else
+                          session.index(commands, batch, packed)))  # fmt: skip
         grouped_in: dict[tuple[int, int], int] = {}
         for (shard, maxlen), pieces in groups.items():
             fields: dict[bytes, list[bytes]] = {}
             size = 0
-            for number, position, session_b, records in pieces:
-                fields.setdefault(session_b, []).append(records)
+            for number, position, field, records in pieces:
+                held = fields.get(field)
+                if held is None:
+                    fields[field] = [records]
+                else:
+                    held.append(records)
                 grouped_in[number, position] = len(commands)
                 size += len(records)
                 if size >= _GROUP_ENTRY_BYTES:
-                    commands.append(group_entry(shard, maxlen, fields, packed))
+                    append(group_entry(shard, maxlen, fields, packed))
                     fields, size = {}, 0
             if fields:
-                commands.append(group_entry(shard, maxlen, fields, packed))
+                append(group_entry(shard, maxlen, fields, packed))
         try:
             results = await self._execute(commands)
         except Exception as error:
@@ -359,6 +222,10 @@ class Link:
                 member.settle(batch, 0, batch.entries, True)
                 self.ready(member)
             return False
+        if not any(isinstance(result, Exception) for result in results):  # the usual case
+            for member, batch in taken:
+                member.settle(batch, sum(len(entry[1]) for entry in batch.entries), [], False)
+            return True
         healthy = True
         for number, (member, batch) in enumerate(taken):
             first, index_commands = plans[number]
@@ -385,7 +252,8 @@ class Link:
         if not self._packed:
             pipe: Any = client.pipeline(transaction=False)
             for command in commands:
-                pipe.execute_command(*command)
+                name, *args = command  # redis-py's Cluster client needs the name as str
+                pipe.execute_command(name.decode() if isinstance(name, bytes) else name, *args)
             results: list[Any] = await pipe.execute(raise_on_error=False)
             return results
         # one connection of the pool, kept by this writer between round trips (taking one from
@@ -395,7 +263,7 @@ class Link:
             connection = self._connection = await client.connection_pool.get_connection()
         try:
             packed: list[bytes] = commands  # type: ignore[assignment]
-            await connection.send_packed_command(b"".join(packed), check_health=False)
+            await _send(connection, b"".join(packed), self._timeout)
             replies = await _read_replies(connection, len(commands), self._timeout)
             if replies is not None:
                 return replies
@@ -496,6 +364,22 @@ def link_for(
         )
         links[key] = link
     return link
+
+
+async def _send(connection: Any, payload: bytes, limit: float | None) -> None:
+    """``payload`` to the connection's socket. Written to its stream directly when it is open
+    (redis-py's ``send_packed_command`` runs every write in a task of its own when the client
+    has a ``socket_timeout``: a task and two loop iterations per round trip); waits for the
+    transport to drain (at most ``limit`` seconds) only when its buffer is full."""
+    writer = getattr(connection, "_writer", None)
+    if writer is None or not connection.is_connected or writer.transport.is_closing():
+        await connection.send_packed_command(payload, check_health=False)
+        return
+    writer.write(payload)
+    transport = writer.transport
+    if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]:
+        async with asyncio.timeout(limit):
+            await writer.drain()
 
 
 async def _read_replies(connection: Any, count: int, limit: float | None) -> list[Any] | None:

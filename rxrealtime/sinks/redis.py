@@ -82,15 +82,10 @@ from rxrealtime import events as ev
 from rxrealtime.errors import ConnectionClosedOK
 from rxrealtime.masking import ordered_secrets, redact
 from rxrealtime.recording import FrameTap
-from rxrealtime.sinks._redis_buffer import PublisherBuffer
-from rxrealtime.sinks._redis_encode import OMIT, VALID, RecordEncoder, kind_of
-from rxrealtime.sinks._redis_link import (
-    Entry,
-    Link,
-    PublisherStatistics,
-    SessionCommands,
-    link_for,
-)
+from rxrealtime.sinks._redis_buffer import _RAW_LIMIT, PublisherBuffer
+from rxrealtime.sinks._redis_commands import Entry, PublisherStatistics, SessionCommands
+from rxrealtime.sinks._redis_encode import AUDIO_IN, OMIT, VALID, RecordEncoder, kind_of
+from rxrealtime.sinks._redis_link import Link, link_for
 from rxrealtime.sinks._redis_wrap import PublishingTransport
 from rxrealtime.sources.redis_layout import (
     DEFAULT_PREFIX,
@@ -109,6 +104,9 @@ log = logging.getLogger("rxrealtime.redis")
 
 _time = time.time
 _INVALID = ev.InvalidEvent
+_ADMIT = AUDIO_IN | {"response.created"}
+"""Received event types the audio policy looks at (and ``session.*``, which name the model)."""
+_APPEND = '{"type":"input_audio_buffer.append"'
 
 
 class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
@@ -158,7 +156,7 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         cluster: bool = False,
         max_backoff: float = 2.0,
         close_timeout: float = 10.0,
-        linger: float = 0.025,
+        linger: float = 0.05,
     ) -> None:
         if buffer_size < 1 or entry_records < 1 or maxlen < 1 or group_maxlen < 1:
             raise ValueError("buffer_size, entry_records, maxlen and group_maxlen must be >= 1")
@@ -285,19 +283,27 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
     # -- recording ---------------------------------------------------------------------------
 
     def _tap_in(self, frame: Any, event: ev.ServerEvent) -> None:
-        """A frame received and the event it decoded to (the session's hot path)."""
+        """A frame received and the event it decoded to (the session's hot path: most frames
+        only go to the buffer; the rest of the work is done later, in batches)."""
         try:
             if self._ended:
                 return
             self._frames += 1
-            flags = self._encoder.admit("in", event.type, frame)
-            if flags == OMIT:
-                return
-            if event.__class__ is not _INVALID:
-                flags |= VALID
+            kind: Any = event.type
+            if event.__class__ is _INVALID or kind in _ADMIT or kind[:8] == "session.":
+                flags = self._encoder.admit("in", kind, frame)
+                if flags == OMIT:
+                    return
+                if event.__class__ is not _INVALID:
+                    flags |= VALID
+            else:
+                flags = VALID
             if frame.__class__ is memoryview:
                 frame = bytes(frame)  # a view of a buffer that may be reused
-            self._push(_time(), "in", frame, flags)
+            raw = self._raw
+            raw.append((_time(), "in", frame, flags))
+            if not self._queued or len(raw) >= _RAW_LIMIT:
+                self._pushed()
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as error:
@@ -306,6 +312,16 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
     def _tap_out(self, frame: str | bytes) -> None:
         """A frame sent (after the send succeeded)."""
         try:
+            encoder = self._encoder
+            if (
+                frame.__class__ is str
+                and frame.startswith(_APPEND)
+                and not encoder.include_audio
+                and not self._ended
+            ):  # the most frequent frame sent, left out (what admit() decides, sooner)
+                self._frames += 1
+                encoder.omitted += 1
+                return
             self._add("out", frame)
         except (KeyboardInterrupt, SystemExit):
             raise

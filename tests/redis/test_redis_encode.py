@@ -42,6 +42,9 @@ FRAMES = [
     '{"type":"x.y","text":"BEARER token"}',
     '{"type":"x.y","api_key":"zzz"}',
     '{"type":"x.y","api_\u212aey":"zzz"}',  # KELVIN SIGN: lower-cases to "api_key"
+    '{"type":"x.y","AUTHORIZATION":"q"}',  # upper case only: the letters are looked for in both
+    '{"type":"x.y","X-API-KEY":"q"}',
+    '{"type":"x.y","ApiKey":"q","s":"bEaReR q"}',
     '{"type":"x.y","escaped":"\\u0073k-live-0123456789abcdef"}',
     '{"type":"x.y","slash":"a\\/b"}',
     '{"type":"x.y",\n"pretty":true}',

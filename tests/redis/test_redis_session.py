@@ -145,12 +145,14 @@ async def test_a_poisonous_frame_is_published_and_replays_as_the_live_event(
 class _RaisingPublisher(RedisPublisher):
     """A publisher whose every frame fails, as a bug of ours (or a buggy subclass) would."""
 
-    def _push(self, ts: float, direction: str, frame: object, flags: int) -> None:
-        if direction == "in":
-            raise RuntimeError("publisher bug (in)")
-        if direction == "out":
+    def _pushed(self) -> None:  # what runs after a frame was buffered, on the session's path
+        direction = self._raw[-1][1]
+        if direction in ("in", "out"):
+            del self._raw[-1]
+            if direction == "in":
+                raise RuntimeError("publisher bug (in)")
             raise BaseException("publisher bug (out)")  # even a BaseException
-        super()._push(ts, direction, frame, flags)
+        super()._pushed()
 
 
 async def test_a_publisher_that_raises_is_counted_and_logged_never_fatal(

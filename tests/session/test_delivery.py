@@ -351,3 +351,145 @@ async def test_recv_cannot_steal_from_a_session() -> None:
         with pytest.raises(ConcurrencyError):
             await session._transport.connection.recv()
         await session.close()
+
+
+async def _delivering(
+    script_after_go: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    **options: Any,
+) -> tuple[list[ev.ServerEvent], BaseException | None, rr.RealtimeSession]:
+    """A session whose peer sends event 0, waits until the client answers ``go`` (so the
+    session is delivering, reads going through the transport's fast path), then runs
+    ``script_after_go``; every event until the end, and how it ended."""
+
+    async def script(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes
+    ) -> None:
+        writer.write(response + frame(event(0)))
+        await writer.drain()
+        assert await read_client_frame(reader) == (1, b"go")
+        await script_after_go(reader, writer)
+
+    async with raw_peer(script) as url:
+        session = await rr.connect(base_url=url, **options)
+        seen: list[ev.ServerEvent] = []
+        ended: list[BaseException | None] = []
+        done, first = asyncio.Event(), asyncio.Event()
+
+        def on_event(item: ev.ServerEvent) -> None:
+            seen.append(item)
+            first.set()
+
+        def end(error: BaseException | None = None) -> None:
+            ended.append(error)
+            done.set()
+
+        session.events.subscribe(on_event, on_error=end, on_completed=end)
+        async with asyncio.timeout(30):
+            await first.wait()
+            await session.send_raw("go")
+            await done.wait()
+        await session.close()
+    return seen, ended[0], session
+
+
+async def test_every_kind_of_frame_in_one_read_while_delivering() -> None:
+    """A read of one frame, then one with short, 16-bit and 64-bit lengths, text and binary, a
+    ping between them and a frame cut at its end: each message is one event, in order; the
+    ping is answered."""
+    burst = [
+        frame(event(1)),
+        frame(event(2, pad=300)),
+        frame(b"ping!", opcode=9),
+        frame(event(3)),
+        frame(event(4).encode(), opcode=2),
+        frame(event(5, pad=70000)),
+        frame(event(6)),
+    ]
+    last = frame(event(7, pad=200))
+
+    async def after_go(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(burst[0])  # a read of exactly one frame (the common case) ...
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"".join(burst[1:]) + last[:7])  # ... then one cut inside a header
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(last[7:] + close_frame(1000))
+        await writer.drain()
+        assert await read_client_frame(reader) == (10, b"ping!")
+        await finish(reader)
+
+    seen, error, session = await _delivering(after_go)
+    assert error is None and session.close_code == 1000
+    assert ids(seen) == [str(n) for n in range(8)]
+    assert seen[5].raw["pad"] == "a" * 70000  # type: ignore[attr-defined]
+    assert session.statistics().frames_in == 8
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        pytest.param(frame(event(9), mask=True), 1002, id="masked"),
+        pytest.param(frame(event(9), rsv=4), 1002, id="reserved-bit"),
+        pytest.param(frame(b"\xff\xfe", opcode=1), 1007, id="text-not-utf8"),
+        pytest.param(frame(event(9), opcode=0), 1002, id="stray-continuation"),
+    ],
+)
+async def test_what_websockets_refuses_mid_read_while_delivering(bad: bytes, code: int) -> None:
+    async def after_go(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(frame(event(1)) + frame(event(2, pad=200)) + bad + frame(event(3)))
+        await writer.drain()
+        await finish(reader)
+
+    seen, error, session = await _delivering(after_go)
+    assert ids(seen) == ["0", "1", "2"]  # nothing after the bad frame
+    assert isinstance(error, ConnectionClosedError) and error.code == code
+    assert session.close_code == code
+
+
+async def test_an_oversized_frame_mid_read_is_refused_while_delivering() -> None:
+    async def after_go(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(frame(event(1)) + frame(event(2, pad=5000)) + frame(event(3)))
+        await writer.drain()
+        await finish(reader)
+
+    seen, error, _ = await _delivering(after_go, websocket_options={"max_size": 4096})
+    assert ids(seen) == ["0", "1"]
+    assert isinstance(error, MessageTooBigError) and error.code == 1009
+
+
+def test_an_interrupt_from_a_consumer_mid_read_stops_delivery_there() -> None:
+    """What the sink raises through the session (a consumer's ``KeyboardInterrupt``) stops
+    delivery at that message, even with more messages in the same read."""
+    seen: list[str | None] = []
+
+    async def scenario() -> None:
+        async def script(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes
+        ) -> None:
+            writer.write(response + frame(event(0)))
+            await writer.drain()
+            assert await read_client_frame(reader) == (1, b"go")
+            writer.write(b"".join(frame(event(n)) for n in range(1, 5)))  # one write
+            await writer.drain()
+            await finish(reader)
+
+        async with raw_peer(script) as url:
+            session = await rr.connect(base_url=url)
+            first = asyncio.Event()
+
+            def on_event(item: ev.ServerEvent) -> None:
+                seen.append(item.event_id)
+                first.set()
+                if item.event_id == "2":
+                    raise KeyboardInterrupt
+
+            session.events.subscribe(on_event)
+            async with asyncio.timeout(30):
+                await first.wait()
+                await session.send_raw("go")
+                await session.wait_closed()
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(scenario())
+    assert seen == ["0", "1", "2"]
