@@ -107,7 +107,9 @@ def _build_dispatcher(base: type) -> Conv:
     return compile_function(f"<rxrealtime dispatch of {base.__qualname__}>", "d", body, ns)
 
 
-def _dispatch_lines(base: type, ns: dict[str, Any], prefix: str, known: dict[str, str]) -> list[str]:
+def _dispatch_lines(
+    base: type, ns: dict[str, Any], prefix: str, known: dict[str, str]
+) -> list[str]:
     """Compare ``d[key]`` with each listed value; on a match, that class's fast path, then its
     structure function (a nested family: the same, one level down, then its general path)."""
     key, by_type = _families[base]
@@ -122,7 +124,8 @@ def _dispatch_lines(base: type, ns: dict[str, Any], prefix: str, known: dict[str
             ns[f"{p}_s"] = _slow_dispatch(cls)
         else:
             fields = attrs.fields_dict(cls)
-            inner = exact_shape(cls, ns, prefix=p, is_dict=True, known=seen) if key in fields else []
+            fast = key in fields  # else the key is unknown to the class: never its fast path
+            inner = exact_shape(cls, ns, prefix=p, is_dict=True, known=seen) if fast else []
             ns[f"{p}_s"] = _build_structure(cls) if cls is base else structurer(cls)
         lines += [f"    {line}" for line in inner] + [f"    return {p}_s(d)"]
     return lines
@@ -184,7 +187,8 @@ def _build_structure(cls: type, *, event: bool = False) -> Conv:
     lazy = [f.name for f in fields if f.name not in eager]
     var = {f.name: f"v{i}" for i, f in enumerate(fields)}
     trusted = frozenset({"type"} if event else ())
-    body = [f"    {line}" for line in exact_shape(cls, ns, prefix="_f", is_dict=event, trusted=trusted)]
+    fast = exact_shape(cls, ns, prefix="_f", is_dict=event, trusted=trusted)
+    body = [f"    {line}" for line in fast]
     if not event:
         body += ["    if d.__class__ is not _dict:", "        raise _IF('an object', d)"]
     body.append("    bad = None")
@@ -294,7 +298,10 @@ def exact_shape(
     ns[f"{prefix}_all_known"] = frozenset(f.name for f in fields).issuperset
     var = {f.name: f"v{i}" for i, f in enumerate(fields)}
     var.update(known or {})
-    must, may, checks, after = [], [], [], []
+    must: list[str] = []
+    may: list[str] = []
+    checks: list[str] = []
+    after: list[str] = []
     for i, field in enumerate(fields):
         name, v = field.name, var[field.name]
         if known and name in known:
@@ -315,10 +322,10 @@ def exact_shape(
             test = f"{v}.__class__ is _dict"
         elif len(scalars) < len(members):  # a nested object, or a union with one
             ns[f"{prefix}_c{i}"] = _nested_conv(hints[name], name in required)
-            skip = "".join(f" and {v}.__class__ is not {_TYPE_NAMES[m]}" for m in scalars)
             convert = f"{v} = {prefix}_c{i}({v})"
-            optional = name not in required
-            after.append(f"if {v} is not None{skip}: {convert}" if optional or skip else convert)
+            when = [f"{v} is not None"] if name not in required else []  # (a required None fails)
+            when += [f"{v}.__class__ is not {_TYPE_NAMES[m]}" for m in scalars]
+            after.append(f"if {' and '.join(when)}: {convert}" if when else convert)
             continue
         if test and name not in required and members != [Any]:
             test = f"{v} is None or {test}"

@@ -1,8 +1,8 @@
 """Unstructuring (class -> wire dict): the half of the converter that writes events.
 
 Each class gets one ``exec``-compiled function, generated once from its field types (see
-:func:`rxrealtime.events._structure.compile_function`): ``type`` first, ``None`` fields left out, nested
-models and sequences turned into plain JSON data, ``extra`` merged back last, so
+:func:`rxrealtime.events._structure.compile_function`): ``type`` first, ``None`` fields left
+out, nested models and sequences turned into plain JSON data, ``extra`` merged back last, so
 ``to_dict(decode(frame))`` gives back the frame's object without its ``null`` values.
 """
 

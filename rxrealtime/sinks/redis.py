@@ -156,7 +156,7 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         cluster: bool = False,
         max_backoff: float = 2.0,
         close_timeout: float = 10.0,
-        linger: float = 0.05,
+        linger: float = 0.025,
     ) -> None:
         if buffer_size < 1 or entry_records < 1 or maxlen < 1 or group_maxlen < 1:
             raise ValueError("buffer_size, entry_records, maxlen and group_maxlen must be >= 1")
