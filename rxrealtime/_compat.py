@@ -223,6 +223,15 @@ class _MaskingKeys(threading.local):
 _masking_keys = _MaskingKeys()
 
 
+def _forget_masking_keys() -> None:
+    """In a forked child: draw new keys (parent and child must not send the same ones)."""
+    _masking_keys.pool = b""
+    _masking_keys.at = 0
+
+
+os.register_at_fork(after_in_child=_forget_masking_keys)
+
+
 def _client_frame(data: bytes, text: bool) -> bytes:
     """One final, masked text or binary frame carrying ``data`` (RFC 6455, section 5)."""
     length = len(data)

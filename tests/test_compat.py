@@ -7,10 +7,13 @@ longer holds: fix ``rxrealtime/_compat.py`` (and only it), don't loosen the test
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import warnings
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import reactivex
 from reactivex import abc
 from reactivex import operators as rops
@@ -334,6 +337,32 @@ def test_client_frames_are_masked_with_fresh_keys() -> None:
     assert len(keys) > 2990  # os.urandom keys: a repeat among 3,000 is rare, not 10
     long = _compat._client_frame(b"x" * 70000, False)
     assert long[:2] == b"\x82\xff" and int.from_bytes(long[2:10], "big") == 70000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_draws_masking_keys_of_its_own() -> None:
+    def key(frame: bytes) -> bytes:
+        return frame[2:6]  # a short frame: the key follows the two header bytes
+
+    _compat._client_frame(b"warm", True)  # the parent now holds a pool of unused keys
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():  # 3.12+ warns about fork() beside other threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: report its next key, then leave at once
+        try:
+            os.write(write_end, key(_compat._client_frame(b"x", True)))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        child_key = os.read(read_end, 4)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    parent_key = key(_compat._client_frame(b"x", True))
+    assert len(child_key) == 4
+    assert child_key != parent_key  # without the reset both take the pool's next key
 
 
 async def test_a_released_queue_leaves_a_connection_that_closes_cleanly() -> None:
