@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -24,6 +25,16 @@ CONVERSATION_PREFIXES = ("you: ", "tool: ", "assistant: ")
 
 # Problems a clean run must never print, even on stderr.
 NEVER_ON_STDERR = ("Traceback", "ResourceWarning", "never awaited", "Task was destroyed")
+
+# What asyncio's debug mode (``-X dev``) reports when one step of the loop took longer than
+# 0.1 s: a statement about the machine's load at that moment, not about the program, so it is
+# taken out of what the tests compare (a loaded machine prints it, a quiet one does not).
+_SLOW_STEP_REPORT = re.compile(r"^Executing <.*> took \d+(?:\.\d+)? seconds$\n?", re.MULTILINE)
+
+
+def without_slow_step_reports(stderr: str) -> str:
+    """``stderr`` without asyncio debug mode's "Executing <...> took N seconds" lines."""
+    return _SLOW_STEP_REPORT.sub("", stderr)
 
 
 @attrs.frozen
@@ -84,7 +95,7 @@ def run_cli(
         env=cli_env(env),
         cwd=cwd,
     )
-    return Result(done.returncode, done.stdout, done.stderr)
+    return Result(done.returncode, done.stdout, without_slow_step_reports(done.stderr))
 
 
 async def arun_cli(
@@ -110,7 +121,7 @@ async def arun_cli(
         await process.wait()
         raise
     assert process.returncode is not None
-    return Result(process.returncode, out.decode(), err.decode())
+    return Result(process.returncode, out.decode(), without_slow_step_reports(err.decode()))
 
 
 class Terminal:
@@ -175,7 +186,11 @@ class Terminal:
             if not chunk:
                 break
             self.output += chunk.decode(errors="replace")
-        return Result(self.process.returncode, self.output[self._seen :], stderr.decode())
+        return Result(
+            self.process.returncode,
+            self.output[self._seen :],
+            without_slow_step_reports(stderr.decode()),
+        )
 
     def close(self) -> None:
         """Kill the process if it still runs; close the terminal."""
