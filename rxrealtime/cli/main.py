@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
+import socket
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -184,10 +187,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(command: str, work: Coroutine[Any, Any, None]) -> int:
-    """Run ``work`` on a new event loop; turn the failures users can act on into one line."""
+async def _woken_by_signals(work: Coroutine[Any, Any, None]) -> None:
+    """Await ``work`` with the event loop woken by every signal, whichever thread gets it.
+
+    ``asyncio.run`` handles Ctrl-C in Python, which runs only once the main thread runs; the
+    system may deliver the signal to any thread of the process (``chat``'s line-editing thread,
+    an audio device's thread), and the main thread, asleep in ``select()``, would then not see
+    it until something else woke the loop. A wake-up socket (``signal.set_wakeup_fd``) that the
+    loop watches makes every signal wake it; the previous wake-up descriptor is restored after.
+    """
+    loop = asyncio.get_running_loop()
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
     try:
-        asyncio.run(work)
+        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # not on the main thread: signals are not ours to watch
+        reader.close()
+        writer.close()
+        await work
+        return
+    loop.add_reader(reader.fileno(), _drain, reader)
+    try:
+        await work
+    finally:
+        loop.remove_reader(reader.fileno())
+        signal.set_wakeup_fd(previous)
+        reader.close()
+        writer.close()
+
+
+def _drain(reader: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # BlockingIOError: nothing (more) to read
+        reader.recv(4096)
+
+
+def _run(command: str, work: Coroutine[Any, Any, None]) -> int:
+    """Run ``work`` on a new event loop; turn the failures users can act on into one line.
+    Ctrl-C (SIGINT) ends it with status 130, whichever thread of the process it reaches."""
+    try:
+        asyncio.run(_woken_by_signals(work))
     except KeyboardInterrupt:
         print(f"rxrealtime {command}: interrupted", file=sys.stderr)
         return 130

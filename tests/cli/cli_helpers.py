@@ -8,6 +8,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -177,7 +178,16 @@ class Terminal:
 
     def finish(self) -> Result:
         """Wait for the process to end; its status, the rest of the terminal, stderr."""
-        _, stderr = self.process.communicate(timeout=TIMEOUT)
+        try:
+            _, stderr = self.process.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            # -X dev enables faulthandler: SIGABRT makes the process print every thread's stack
+            self.process.send_signal(signal.SIGABRT)
+            _, stderr = self.process.communicate(timeout=TIMEOUT)
+            raise AssertionError(
+                f"the process did not end within {TIMEOUT} s; its threads:\n"
+                + stderr.decode(errors="replace")
+            ) from None
         while select.select([self._master], [], [], 0)[0]:
             try:
                 chunk = os.read(self._master, 4096)
