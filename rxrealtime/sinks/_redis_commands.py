@@ -25,6 +25,7 @@ __all__ = [
     "PublisherStatistics",
     "SessionCommands",
     "group_entry",
+    "group_head",
 ]
 
 
@@ -58,13 +59,15 @@ lines of an entry waiting for a retry may be dropped by the overflow policy."""
 class Batch:
     """What one publisher hands to one pipeline: entries plus index updates."""
 
-    __slots__ = ("entries", "info", "start")
+    __slots__ = ("count", "entries", "info", "records", "start")
 
     def __init__(
         self,
         entries: list[Entry],
         info: dict[str, Any] | None,
         start: float | None,
+        records: bytes | None = None,
+        count: int | None = None,
     ) -> None:
         self.entries = entries
         """``(entry id, record lines)`` in order."""
@@ -72,6 +75,11 @@ class Batch:
         """Fields to set in the session's info hash, or ``None``."""
         self.start = start
         """The session's start time, when it still has to be added to the index."""
+        self.records = records
+        """The usual case, set by the publisher: one entry, no index update, and its lines
+        joined (the writer packs it without looking at the lines); else ``None``."""
+        self.count = sum(len(entry[1]) for entry in entries) if count is None else count
+        """How many records the entries hold (in flight while the batch is written)."""
 
 
 def _bulk(data: bytes) -> bytes:
@@ -108,6 +116,7 @@ class SessionCommands:
         "_middle",
         "_stream",
         "group_field",
+        "group_key",
         "group_maxlen",
         "session",
         "shard",
@@ -127,6 +136,8 @@ class SessionCommands:
         self.session = session_id.encode()
         self.shard = shard
         self.group_maxlen = group_maxlen
+        self.group_key = (shard, group_maxlen)
+        """Which group stream (and bound) this session's records go to."""
         self._stream, self._maxlen = stream, maxlen
         self._info_key, self._index = info_key, index_key
         self._expire = None if retention is None else max(1, int(retention))
@@ -140,13 +151,17 @@ class SessionCommands:
     def entry(self, entry_id: bytes, count: int, records: bytes, packed: bool) -> Command:
         """``XADD`` of one entry to the session's own stream."""
         if packed:
-            number = b"%d" % count
-            return b"%b$%d\r\n%b\r\n%b$%d\r\n%b\r\n%b$%d\r\n%b\r\n" % (
-                self._head, len(entry_id), entry_id, self._middle, len(number), number,
-                _RECORDS, len(records), records,
-            )  # fmt: skip
+            return self.packed_entry(entry_id, count, records)
         return (b"XADD", self._stream, b"MAXLEN", b"~", self._maxlen, entry_id, FIELD_SESSION,
                 self.session, FIELD_COUNT, count, FIELD_RECORDS, records)  # fmt: skip
+
+    def packed_entry(self, entry_id: bytes, count: int, records: bytes) -> bytes:
+        """:meth:`entry`, packed in RESP (one format operation)."""
+        number = b"%d" % count
+        return b"%b$%d\r\n%b\r\n%b$%d\r\n%b\r\n%b$%d\r\n%b\r\n" % (
+            self._head, len(entry_id), entry_id, self._middle, len(number), number,
+            _RECORDS, len(records), records,
+        )  # fmt: skip
 
     def index(self, out: list[Command], batch: Batch, packed: bool) -> int:
         """Append the batch's index commands (``ZADD``, ``HSET``, ``EXPIRE``); how many."""
@@ -173,7 +188,7 @@ def group_entry(shard: str, maxlen: int, fields: dict[bytes, list[bytes]], packe
     session's records in order (``fields``: each session's packed field name, as
     :attr:`SessionCommands.group_field`, or its id when not ``packed``, to its records)."""
     if packed:
-        out = [b"*%d\r\n" % (6 + 2 * len(fields)), _group_head(shard, maxlen)]
+        out = [b"*%d\r\n" % (6 + 2 * len(fields)), group_head(shard, maxlen)]
         for field, pieces in fields.items():
             records = pieces[0] if len(pieces) == 1 else b"".join(pieces)
             out += (field, b"$%d\r\n" % len(records), records, b"\r\n")
@@ -186,5 +201,6 @@ def group_entry(shard: str, maxlen: int, fields: dict[bytes, list[bytes]], packe
 
 
 @functools.lru_cache(maxsize=256)
-def _group_head(shard: str, maxlen: int) -> bytes:
+def group_head(shard: str, maxlen: int) -> bytes:
+    """The packed arguments of a group-stream ``XADD`` before its fields (cached)."""
     return b"".join(_bulk(_arg(value)) for value in (b"XADD", shard, b"MAXLEN", b"~", maxlen, b"*"))

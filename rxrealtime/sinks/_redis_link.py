@@ -34,6 +34,7 @@ from rxrealtime.sinks._redis_commands import (
     PublisherStatistics,
     SessionCommands,
     group_entry,
+    group_head,
 )
 from rxrealtime.sources.redis_layout import is_transient, open_client
 
@@ -67,6 +68,9 @@ class Writable(Protocol):
 
     def take(self) -> Batch | None:
         """What to write now (entries move to "in flight"); ``None`` if nothing."""
+
+    def written(self, batch: Batch) -> None:
+        """The usual outcome: every record of ``batch`` stored, no index update failed."""
 
     def settle(self, batch: Batch, written: int, retry: list[Entry], index_failed: bool) -> None:
         """The outcome: ``written`` records stored, ``retry`` entries to write again (back at the
@@ -102,6 +106,7 @@ class Link:
         self._ready: dict[Writable, None] = {}
         self._members: set[Writable] = set()
         self._wake = asyncio.Event()
+        self._idle = True  # the writer waits for ``_wake`` (or has not started)
         self._task: asyncio.Task[None] | None = None
         self.outages = 0
         self.flushed = asyncio.Event()
@@ -129,10 +134,13 @@ class Link:
 
     def ready(self, member: Writable) -> None:
         """``member`` has something to write (cheap; called on every receive)."""
-        if member not in self._ready:
-            self._ready[member] = None
-            self.flushed.clear()
-            self._wake.set()
+        ready = self._ready
+        if member not in ready:
+            ready[member] = None
+            if self._idle:  # else the writer looks at ``_ready`` after its round trip anyway
+                self._idle = False
+                self.flushed.clear()
+                self._wake.set()
 
     async def _run(self) -> None:
         backoff = _MIN_BACKOFF
@@ -141,7 +149,9 @@ class Link:
                 if not self._ready:
                     self.flushed.set()
                     self._wake.clear()
+                    self._idle = True
                     await self._wake.wait()
+                    self._idle = False
                     continue
                 ok = await self._write_once()
                 if ok:
@@ -165,15 +175,80 @@ class Link:
     async def _write_once(self) -> bool:
         if self._linger > 0:
             await asyncio.sleep(self._linger)  # let more records gather: fewer round trips
-        members = list(self._ready)
-        self._ready.clear()
+        members, self._ready = self._ready, {}
         taken: list[tuple[Writable, Batch]] = []
+        simple = self._packed
         for member in members:
             batch = member.take()
             if batch is not None:
                 taken.append((member, batch))
+                if batch.records is None:
+                    simple = False
         if not taken:
             return True
+        if simple:
+            return await self._write_simple(taken)
+        return await self._write_general(taken)
+
+    async def _write_simple(self, taken: list[tuple[Writable, Batch]]) -> bool:
+        """The usual round trip (a plain client; each publisher one entry, no index update):
+        every command packed in one pass, in one payload; settled in bulk."""
+        payload: list[bytes] = []
+        append = payload.append
+        # per group stream: the fields of its entry being built, and their size
+        groups: dict[tuple[str, int], tuple[list[bytes], list[int]]] = {}
+        finished: list[tuple[tuple[str, int], list[bytes]]] = []
+        chunk_of: list[list[bytes]] = []  # per publisher: the group entry holding its records
+        for member, batch in taken:
+            session = member.commands
+            entry_id, lines = batch.entries[0]
+            records: bytes = batch.records  # type: ignore[assignment]
+            append(session.packed_entry(entry_id, len(lines), records))
+            key = session.group_key
+            group = groups.get(key)
+            if group is None or group[1][0] >= _GROUP_ENTRY_BYTES:
+                group = groups[key] = ([], [0])
+                finished.append((key, group[0]))
+            fields, size = group
+            fields.append(b"%b$%d\r\n%b\r\n" % (session.group_field, len(records), records))
+            size[0] += len(records)
+            chunk_of.append(fields)
+        for (shard, maxlen), fields in finished:
+            append(b"*%d\r\n%b" % (6 + 2 * len(fields), group_head(shard, maxlen)))
+            payload += fields
+        count = len(taken) + len(finished)
+        try:
+            results = await self._execute_packed(b"".join(payload), count)
+        except Exception as error:
+            return self._failed(taken, error)
+        for result in results:
+            if isinstance(result, Exception):
+                break
+        else:  # the usual case: everything stored
+            for member, batch in taken:
+                member.written(batch)
+            return True
+        healthy = True
+        sessions = len(taken)
+        group_index = {id(fields): sessions + n for n, (_, fields) in enumerate(finished)}
+        for number, (member, batch) in enumerate(taken):
+            grouped = results[group_index[id(chunk_of[number])]]
+            outcome = [(results[number], grouped)]
+            healthy = self._settle(member, batch, outcome, []) and healthy
+        return healthy
+
+    def _failed(self, taken: list[tuple[Writable, Batch]], error: Exception) -> bool:
+        """A round trip that failed as a whole: every batch back, to be retried."""
+        if not is_transient(error):
+            log.error("writing to Redis failed: %s: %s", type(error).__name__, error)
+        self._outage(error)
+        for member, batch in taken:
+            member.settle(batch, 0, batch.entries, True)
+            self.ready(member)
+        return False
+
+    async def _write_general(self, taken: list[tuple[Writable, Batch]]) -> bool:
+        """Any round trip (several entries per publisher, index updates, a Cluster client)."""
         packed = self._packed
         commands: list[Command] = []
         append = commands.append
@@ -215,16 +290,10 @@ class Link:
         try:
             results = await self._execute(commands)
         except Exception as error:
-            if not is_transient(error):
-                log.error("writing to Redis failed: %s: %s", type(error).__name__, error)
-            self._outage(error)
+            return self._failed(taken, error)
+        if not any(isinstance(result, Exception) for result in results):
             for member, batch in taken:
-                member.settle(batch, 0, batch.entries, True)
-                self.ready(member)
-            return False
-        if not any(isinstance(result, Exception) for result in results):  # the usual case
-            for member, batch in taken:
-                member.settle(batch, sum(len(entry[1]) for entry in batch.entries), [], False)
+                member.written(batch)
             return True
         healthy = True
         for number, (member, batch) in enumerate(taken):
@@ -246,8 +315,6 @@ class Link:
         ten microseconds a reply); a Cluster client routes them itself (its pipeline splits
         them by slot).
         """
-        from redis.exceptions import ResponseError
-
         client: Any = self.client
         if not self._packed:
             pipe: Any = client.pipeline(transaction=False)
@@ -256,19 +323,26 @@ class Link:
                 pipe.execute_command(name.decode() if isinstance(name, bytes) else name, *args)
             results: list[Any] = await pipe.execute(raise_on_error=False)
             return results
+        packed: list[bytes] = commands  # type: ignore[assignment]
+        return await self._execute_packed(b"".join(packed), len(commands))
+
+    async def _execute_packed(self, payload: bytes, count: int) -> list[Any]:
+        """``count`` commands packed in ``payload``, in one round trip (a plain client)."""
+        from redis.exceptions import ResponseError
+
+        client: Any = self.client
         # one connection of the pool, kept by this writer between round trips (taking one from
         # the pool and giving it back costs more than a small round trip)
         connection = self._connection
         if connection is None:
             connection = self._connection = await client.connection_pool.get_connection()
         try:
-            packed: list[bytes] = commands  # type: ignore[assignment]
-            await _send(connection, b"".join(packed), self._timeout)
-            replies = await _read_replies(connection, len(commands), self._timeout)
+            await _send(connection, payload, self._timeout)
+            replies = await _read_replies(connection, count, self._timeout)
             if replies is not None:
                 return replies
-            results = []
-            for _ in commands:
+            results: list[Any] = []
+            for _ in range(count):
                 try:
                     results.append(await connection.read_response(disable_decoding=True))
                 except ResponseError as error:

@@ -165,7 +165,7 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         self.url = url
         self.model = model
         self._stream = self.layout.session_stream(self.session_id)
-        self._commands = SessionCommands(
+        self.commands = SessionCommands(
             self.session_id,
             self._stream,
             self.layout.session_info(self.session_id),

@@ -114,3 +114,29 @@ async def test_entries_the_publisher_did_not_write_become_invalid_events(
     assert isinstance(items[0].event, ev.InvalidEvent)  # type: ignore[union-attr]
     assert items[1].event.event_id == "ok"  # type: ignore[union-attr]
     assert (await client.xpending(shard, "g"))["pending"] == 0  # both acknowledged
+
+
+async def test_an_entry_redis_refuses_is_counted_and_the_others_are_written(
+    redis_server: RedisServer, prefix: str, client: aioredis.Redis
+) -> None:
+    """Error replies in a round trip shared by several publishers (one entry each, the usual
+    round trip after the first): only the refused entries are lost, counted as errors."""
+    layout = StreamLayout(prefix)
+    await client.set(layout.session_stream("bad"), "not a stream")  # every XADD: WRONGTYPE
+    good = RedisPublisher(redis_server.url, prefix=prefix, session_id="good")
+    bad = RedisPublisher(redis_server.url, prefix=prefix, session_id="bad")
+    for n in range(5):  # one round trip each
+        good.record_in(_frame(n))
+        bad.record_in(_frame(n))
+
+        def settled(count: int = n + 1) -> bool:
+            return good.statistics().published == count and bad.statistics().errors == count
+
+        await wait_for(settled)
+    await good.aclose()
+    await bad.aclose()
+    assert good.statistics().errors == 0 and good.statistics().published == 6  # and its end
+    assert bad.statistics().published == 0 and bad.statistics().buffered == 0
+    assert bad.last_error is not None and "WRONGTYPE" in bad.last_error
+    events = await to_list(redis_session(redis_server.url, "good", prefix=prefix))
+    assert [e.event_id for e in events] == [f"e{n}" for n in range(5)]
