@@ -227,5 +227,3 @@ def required_fields(cls: type) -> frozenset[str]:
         if f.name != "extra"
         and (f.default is attrs.NOTHING or not _split(hints[f.name])[0] or f.name in on_wire)
     )
-
-

@@ -181,7 +181,6 @@ class PublisherBuffer:
 
     # -- what the link calls ---------------------------------------------------------------
 
-
     def take(self) -> Batch | None:
         self._queued = False
         raw = self._raw
