@@ -22,7 +22,7 @@ from pathlib import Path
 
 import redis
 from redis.crc import key_slot
-from redis_helpers import STARTUP_TIMEOUT, server_binary
+from redis_helpers import PortTaken, launch_server, log_tail, stop_server
 
 SLOTS = 16384
 CONVERGE_TIMEOUT = 60.0
@@ -68,54 +68,24 @@ class ClusterNode:
         """Start the node and wait until it answers ``PING``; ``False`` if its ports were
         taken meanwhile (the caller picks others)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        args = [
-            server_binary(),
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.directory),
+        options = [
             "--cluster-enabled", "yes",
             "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", "15000",
-            "--save", "",
             "--appendonly", "no",
-            "--protected-mode", "yes",
-            "--loglevel", "warning",
         ]  # fmt: skip
-        log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.process = None
-                if "Address already in use" in self.log_tail()[-500:]:
-                    return False
-                raise RuntimeError(f"redis-server (cluster node) exited: {self.log_tail()}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=5) as connection,
-            ):
-                connection.sendall(b"PING\r\n")
-                if connection.recv(64).startswith(b"+PONG"):
-                    return True
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"cluster node did not answer within {STARTUP_TIMEOUT} s")
+        try:
+            self.process = launch_server(self.directory, self.port, options)
+        except PortTaken:
+            return False
+        return True
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_server(process)
 
     def log_tail(self) -> str:
-        path = self.directory / "redis.log"
-        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+        return log_tail(self.directory)
 
 
 class LocalCluster:

@@ -60,8 +60,62 @@ def free_port() -> int:
         return port
 
 
-class _PortTaken(Exception):
-    """The server could not bind its port (another process took it after ``free_port``)."""
+class PortTaken(Exception):
+    """The server could not bind its port (another process took it after it was chosen)."""
+
+
+def launch_server(directory: Path, port: int, options: list[str]) -> subprocess.Popen[bytes]:
+    """Start ``redis-server`` on loopback ``port`` (``options`` after the common ones), logging
+    to ``directory/redis.log``, and wait until it answers ``PING``. Raises :class:`PortTaken`
+    when the port was taken meanwhile, ``RuntimeError`` when it exits or never answers."""
+    args = [
+        server_binary(),
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(directory),
+        "--save", "",
+        "--protected-mode", "yes",
+        "--loglevel", "warning",
+        *options,
+    ]  # fmt: skip
+    log = open(directory / "redis.log", "ab")  # noqa: SIM115 - the child keeps it
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_tail(directory)
+            if "Address already in use" in tail[-500:]:
+                raise PortTaken
+            raise RuntimeError(f"redis-server exited: {tail}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=5) as connection,
+        ):
+            connection.sendall(b"PING\r\n")
+            if connection.recv(64).startswith(b"+PONG"):
+                return process
+        time.sleep(0.02)
+    stop_server(process)
+    raise RuntimeError(f"redis-server did not answer within {STARTUP_TIMEOUT} s")
+
+
+def stop_server(process: subprocess.Popen[bytes] | None) -> None:
+    """Terminate ``process`` (kill it if it does not end within 10 s); ``None`` is nothing."""
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def log_tail(directory: Path) -> str:
+    """The end of the server's log in ``directory``."""
+    path = directory / "redis.log"
+    return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
 
 class RedisServer:
@@ -83,65 +137,24 @@ class RedisServer:
         """Start the server and wait until it answers ``PING``. The first start moves to
         another free port if the one chosen was taken meanwhile (another test's server); a
         restart keeps its port."""
+        assert self.process is None
+        options = ["--appendonly", "yes" if self.persist else "no", "--appendfsync", "always"]
         for attempt in range(5):
             try:
-                self._start_once()
+                self.process = launch_server(self.directory, self.port, options)
+                self.started_once = True
                 return
-            except _PortTaken:
+            except PortTaken:
                 if self.started_once or attempt == 4:
                     raise RuntimeError(f"port {self.port} is taken: {self.log_tail()}") from None
                 self.port = free_port()
 
-    def _start_once(self) -> None:
-        assert self.process is None
-        args = [
-            server_binary(),
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.directory),
-            "--save", "",
-            "--appendonly", "yes" if self.persist else "no",
-            "--appendfsync", "always",
-            "--protected-mode", "yes",
-            "--loglevel", "warning",
-        ]  # fmt: skip
-        log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.process = None
-                tail = self.log_tail()
-                if "Address already in use" in tail[-500:]:
-                    raise _PortTaken
-                raise RuntimeError(f"redis-server exited: {tail}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=5) as connection,
-            ):
-                connection.sendall(b"PING\r\n")
-                if connection.recv(64).startswith(b"+PONG"):
-                    self.started_once = True
-                    return
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"redis-server did not answer within {STARTUP_TIMEOUT} s")
-
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_server(process)
 
     def log_tail(self) -> str:
-        path = self.directory / "redis.log"
-        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+        return log_tail(self.directory)
 
 
 async def run_session(
