@@ -29,7 +29,9 @@ Observable errors with the last Redis exception.
   ``claim_idle`` seconds (``XAUTOCLAIM``, every ``claim_idle / 2`` seconds) and delivers them;
   an acknowledged entry is never delivered again (except when the publisher re-wrote it after
   an interrupted write, see :class:`~rxrealtime.sinks.RedisPublisher`);
-* a consumer restarting under the same name first re-reads its own pending entries;
+* a consumer restarting under the same name first re-reads its own pending entries, and so
+  does a consumer after any failed call: entries of a read whose reply was lost (a timeout, a
+  dropped connection) are delivered at once, not left pending until a claim;
 * if the subscriber raises, the entries it finished are acknowledged, the failing one is not
   (another consumer will claim it), and the Observable errors with that exception;
 * the group is created when missing (``start="begin"``: from the oldest stored entry, or
@@ -282,37 +284,46 @@ class _GroupReader:
         self.claim_every = claim_idle / 2
         self.retrier = _Retrier(retry_for)
         self.stopped = False
+        self.own_pending = True
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         await self._call(self._create_group)
-        own_pending = True  # first what this consumer got before a restart and did not ack
+        self.own_pending = True  # first what this consumer got before a restart and did not ack
         next_claim = loop.time() + self.claim_every
         while not self.stopped:
             if loop.time() >= next_claim:
                 await self._deliver(await self._call(self._claim))
                 next_claim = loop.time() + self.claim_every
-            position = "0" if own_pending else ">"
-            block = None if own_pending else min(self.block_ms, int(self.claim_every * 1000) + 1)
-
-            async def read(position: str = position, block: int | None = block) -> Any:
-                return await self.redis.xreadgroup(
-                    self.group, self.consumer, {self.stream: position}, self.count, block
-                )
-
-            reply = await self._call(read)
+            reading_own_pending, reply = await self._call(self._read)
             entries = reply[0][1] if reply else []
-            if own_pending and not entries:
-                own_pending = False
+            if reading_own_pending and not entries:
+                self.own_pending = False
             await self._deliver(entries)
 
+    async def _read(self) -> tuple[bool, Any]:
+        """One ``XREADGROUP``: of this consumer's own pending entries while :attr:`own_pending`
+        (``0``, no wait), else of new entries (``>``, blocking). Returns which, and the reply."""
+        own = self.own_pending
+        position = "0" if own else ">"
+        block = None if own else min(self.block_ms, int(self.claim_every * 1000) + 1)
+        reply = await self.redis.xreadgroup(
+            self.group, self.consumer, {self.stream: position}, self.count, block
+        )
+        return own, reply
+
     async def _call(self, command: Callable[[], Awaitable[Any]]) -> Any:
+        """``command()``, retried on transient failures (see :class:`_Retrier`). After any
+        failure the next read is of this consumer's own pending entries: a ``>`` read whose
+        reply was lost (a timeout, a dropped connection) still handed its entries to this
+        consumer, and they are delivered from there instead of waiting for a claim."""
         from redis.exceptions import ResponseError
 
         while not self.stopped:
             try:
                 result = await command()
             except ResponseError as error:
+                self.own_pending = True
                 if "NOGROUP" not in str(error):
                     await self.retrier.failed(error)
                     continue
@@ -321,6 +332,7 @@ class _GroupReader:
                 await self._create_group()
                 continue
             except Exception as error:
+                self.own_pending = True
                 await self.retrier.failed(error)
                 continue
             self.retrier.ok()

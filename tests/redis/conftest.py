@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hostile"))
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+def shared_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One server for the whole test session (tests keep apart with their own key prefix)."""
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
@@ -27,6 +27,20 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(shared_redis_server: RedisServer) -> Iterator[RedisServer]:
+    """The shared server, alive: one that died in an earlier test is started again (on its
+    port), so a crash fails the test it happened in and no other. A test during which it dies
+    errors in teardown with the end of the server's log."""
+    server = shared_redis_server
+    if not server.alive():
+        server.stop()
+        server.start()
+    yield server
+    if not server.alive():
+        pytest.fail(f"redis-server died during this test: {server.log_tail()}")
 
 
 @pytest.fixture

@@ -149,6 +149,10 @@ class RedisServer:
                     raise RuntimeError(f"port {self.port} is taken: {self.log_tail()}") from None
                 self.port = free_port()
 
+    def alive(self) -> bool:
+        """Whether the server process is running."""
+        return self.process is not None and self.process.poll() is None
+
     def stop(self) -> None:
         process, self.process = self.process, None
         stop_server(process)
