@@ -27,7 +27,15 @@ PACKAGE_DIR = Path(rxrealtime.__file__).parent
 # the module prefixes it holds (a prefix matches the module and its submodules). This mirrors the
 # table in docs/design.md.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("compat", ("rxrealtime._compat", "rxrealtime._version")),
+    (
+        "compat",
+        (
+            "rxrealtime._compat",
+            "rxrealtime._construct",
+            "rxrealtime._native",
+            "rxrealtime._version",
+        ),
+    ),
     ("masking", ("rxrealtime.masking",)),
     ("errors", ("rxrealtime.errors",)),
     ("audio core", ("rxrealtime.audio",)),
@@ -86,8 +94,11 @@ def _source_path(module: str) -> Path:
 
 
 def imports_of(module: str) -> Iterator[tuple[int, str]]:
-    """Every ``rxrealtime`` module named by an import in ``module`` (with its line number)."""
+    """Every ``rxrealtime`` module named by an import in ``module`` (with its line number); a
+    compiled extension (C source beside it) imports none."""
     path = _source_path(module)
+    if not path.exists() and path.with_suffix(".c").exists():
+        return
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     is_package = path.name == "__init__.py"
     for node in ast.walk(tree):

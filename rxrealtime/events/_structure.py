@@ -23,6 +23,7 @@ from typing import Any, Final
 import attrs
 import orjson
 
+from rxrealtime._construct import slot_builder
 from rxrealtime.events._base import EMPTY
 from rxrealtime.events._convert import (
     _EAGER,
@@ -167,7 +168,7 @@ def _build_structure(cls: type, *, event: bool = False) -> Conv:
     identity tests, anything else the field's slow path. A required field that does not hold
     raises :class:`InvalidField` with the field's name prepended to the path; an optional one
     that does not fit is ``None`` and goes to ``extra`` with the keys the class does not
-    declare. The instance is built as in the fast path (see :func:`_mutable_twin`).
+    declare. The instance is built as in the fast path (see :mod:`rxrealtime._construct`).
     """
     if "extra" not in attrs.fields_dict(cls):
         raise TypeError(f"{cls.__name__} has no 'extra' field")  # a bug in a class definition
@@ -177,7 +178,7 @@ def _build_structure(cls: type, *, event: bool = False) -> Conv:
     required = required_fields(cls)
     ns: dict[str, Any] = {
         "_cls": cls,
-        "_twin": _mutable_twin(cls),
+        "_new": slot_builder(cls),
         "_M": MISSING,
         "_KNOWN": known,
         "_all_known": known.issuperset,
@@ -229,11 +230,8 @@ def _build_structure(cls: type, *, event: bool = False) -> Conv:
         body.append("        except _IF:")
         body.append(f"            bad = {{**(bad or {{}}), {name!r}: {v}}}")
         body.append(f"            {v} = None")
-    body.append("    o = _twin()")
-    body += [f"    o.{name} = {v}" for name, v in var.items()]
-    body.append("    o.extra = _EMPTY if bad is None and _all_known(d) else _extra(d, _KNOWN, bad)")
-    body.append("    o.__class__ = _cls")
-    body.append("    return o")
+    extra = "_EMPTY if bad is None and _all_known(d) else _extra(d, _KNOWN, bad)"
+    body.append(f"    return _new({_build_args(cls, var, extra)})")
     return compile_function(f"<rxrealtime structure of {cls.__qualname__}>", "d", body, ns)
 
 
@@ -285,7 +283,7 @@ def exact_shape(
     general path keeps, with an empty ``extra``. Anything else (a missing required, unknown,
     or ill-typed key, a nested failure) falls through to the general path, which decides it as
     always, reading ``d`` afresh. Names used are added to ``ns`` (:data:`_SHARED`, ``prefix``-ed
-    ones, ``_k_<field>``); locals are ``fast``, ``get``, ``v0``, ``v1``, ... and ``o``.
+    ones, ``_k_<field>``); locals are ``fast``, ``get`` and ``v0``, ``v1``, ...
     ``is_dict``: ``d`` is known to be a dict; ``trusted``: fields read but known to be strings
     (the ``type`` that chose an event class); ``known``: fields whose value (a string) a local
     already holds, by that local's name.
@@ -294,7 +292,7 @@ def exact_shape(
     hints = typing.get_type_hints(cls)
     required = required_fields(cls)
     ns.update(_SHARED)
-    ns[f"{prefix}_twin"], ns[f"{prefix}_cls"] = _mutable_twin(cls), cls
+    ns[f"{prefix}_new"] = slot_builder(cls)
     ns[f"{prefix}_all_known"] = frozenset(f.name for f in fields).issuperset
     var = {f.name: f"v{i}" for i, f in enumerate(fields)}
     var.update(known or {})
@@ -357,8 +355,7 @@ def exact_shape(
         lines += ["else:", "    fast = False"]
     lines.append(f"if fast{''.join(' and ' + check for check in checks)}:")
     indent = "    "
-    build = [f"o = {prefix}_twin()"] + [f"o.{name} = {v}" for name, v in var.items()]
-    build += ["o.extra = _EMPTY", f"o.__class__ = {prefix}_cls", "return o"]
+    build = [f"return {prefix}_new({_build_args(cls, var, '_EMPTY')})"]
     if after:
         lines += [f"{indent}try:"] + [f"{indent}    {line}" for line in after]
         lines += [f"{indent}except _IF:", f"{indent}    pass", f"{indent}else:"]
@@ -383,28 +380,10 @@ def compile_function(filename: str, arg: str, body: list[str], ns: dict[str, Any
     return fn
 
 
-@functools.cache
-def _mutable_twin(cls: type) -> type:
-    """A private subclass of ``cls`` whose instances accept plain attribute stores.
-
-    The frozen classes' ``__setattr__``/``__delattr__`` raise, so their ``__init__`` stores
-    each field through a generic call. The twin adds no slots and takes both methods back from
-    ``object``; CPython then stores its slots directly (the specialised ``STORE_ATTR`` of
-    3.11+). A structure function fills a twin and sets its ``__class__`` to ``cls``, which the
-    identical memory layout allows: what it returns is an ordinary, frozen ``cls`` instance
-    (its ``type()``, equality, hash, ``repr``, copying and immutability are those of ``cls``),
-    built at a fraction of the cost (the classes have no validators or converters, so this is
-    what their ``__init__`` does). No twin instance ever leaves this module.
-    """
-    namespace = {
-        "__slots__": (),
-        "__init__": object.__init__,  # so ``twin()`` is the cheapest way to get an instance
-        "__setattr__": object.__setattr__,
-        "__delattr__": object.__delattr__,
-        "__module__": __name__,
-        "__qualname__": f"_Mutable{cls.__qualname__}",
-    }
-    return type(f"_Mutable{cls.__name__}", (cls,), namespace)
+def _build_args(cls: type, var: Mapping[str, str], extra: str) -> str:
+    """The arguments of ``cls``'s :func:`~rxrealtime._construct.slot_builder`, in field order:
+    each field's local (``var``), and the expression ``extra`` for ``extra``."""
+    return ", ".join(extra if f.name == "extra" else var[f.name] for f in attrs.fields(cls))
 
 
 def _extra(d: dict[str, Any], known: frozenset[str], bad: dict[str, Any] | None) -> dict[str, Any]:

@@ -26,14 +26,14 @@ per-field cost of a frozen ``attrs`` ``__init__``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Protocol, TypeVar
 
-import attrs
 from reactivex import Observable, abc
 from reactivex.scheduler import CurrentThreadScheduler
+
+from rxrealtime._construct import slot_builder
 
 __all__ = ["Clock", "Step", "pick", "record_builder", "resolve_clock", "stateful"]
 
@@ -199,40 +199,9 @@ def pick(
 _R = TypeVar("_R")
 
 
-@functools.cache
-def _mutable_twin(cls: type) -> type:
-    """A private subclass of the frozen ``cls`` whose instances accept plain slot stores (the
-    frozen ``__setattr__`` is what makes an ``attrs`` frozen ``__init__`` slow); same memory
-    layout, so an instance can be given ``cls`` as its class once filled."""
-    namespace = {
-        "__slots__": (),
-        "__init__": object.__init__,
-        "__setattr__": object.__setattr__,
-        "__delattr__": object.__delattr__,
-        "__module__": __name__,
-        "__qualname__": f"_Mutable{cls.__qualname__}",
-    }
-    return type(f"_Mutable{cls.__name__}", (cls,), namespace)
-
-
 def record_builder(cls: type[_R]) -> Callable[..., _R]:
-    """A constructor for the frozen, slotted ``attrs`` class ``cls`` that takes every field, in
-    order, by position or keyword (no defaults, no converters or validators: the caller passes
-    each field, already of its type) and returns an ordinary ``cls`` instance — its type,
-    equality, hash, ``repr`` and immutability are those of ``cls`` — built with plain slot
-    stores."""
-    fields = attrs.fields(cast(Any, cls))
-    names = [field.name for field in fields]
-    for field in fields:
-        if field.converter is not None or field.validator is not None:
-            raise TypeError(f"{cls.__name__}.{field.name} has a converter or validator")
-    twin = _mutable_twin(cast(type, cls))
-    body = "".join(f"    o.{name} = {name}\n" for name in names)
-    source = (
-        f"def build({', '.join(names)}):\n    o = _twin()\n{body}"
-        "    o.__class__ = _cls\n    return o\n"
-    )
-    namespace: dict[str, Any] = {"_twin": twin, "_cls": cls}
-    exec(compile(source, f"<record_builder {cls.__qualname__}>", "exec"), namespace)  # our class
-    built: Callable[..., _R] = namespace["build"]
-    return built
+    """A constructor for the frozen, slotted ``attrs`` record class ``cls`` that takes every
+    field, in order, by position (the caller passes each field, already of its type) and returns
+    an ordinary ``cls`` instance, built at the cost of plain slot stores (see
+    :func:`rxrealtime._construct.slot_builder`)."""
+    return slot_builder(cls)
