@@ -59,6 +59,7 @@ from rxrealtime.recording import (
     reconnect_record,
     scrub,
 )
+from rxrealtime.sinks._wrapping import WrappedTransport
 from rxrealtime.transport import FrameTransport, TransportClosed
 
 __all__ = ["FORMAT_VERSION", "HEADER_KEY", "Recorder", "RecordingTransport", "scrub"]
@@ -242,7 +243,7 @@ class Recorder(Observer[ev.ServerEvent]):
             )
 
 
-class RecordingTransport:
+class RecordingTransport(WrappedTransport):
     """A :class:`~rxrealtime.transport.FrameTransport` that records the frames of another one.
 
     Each frame received is recorded (``record_in``, raw text or bytes) before it is returned;
@@ -257,61 +258,28 @@ class RecordingTransport:
     session's events (frames would be recorded twice).
     """
 
-    __slots__ = ("_inner", "connection", "recorder")
+    __slots__ = ("connection", "recorder")
 
     def __init__(self, inner: FrameTransport, recorder: Recorder, connection: int = 1) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.recorder = recorder
         self.connection = connection
         """Which connection of the recording this is (1, then 2, … after reconnects)."""
 
-    @property
-    def description(self) -> str:
-        return self._inner.description
+    def _received(self, frame: str | bytes) -> None:
+        self.recorder.record_in(frame)
 
-    def _guard(self, call: Callable[..., object], *args: Any) -> None:
+    def _sent(self, frame: str | bytes) -> None:
+        self.recorder.record_out(frame)
+
+    def _closed(self, closed: TransportClosed) -> None:
+        self.recorder.connection_closed(self.connection, closed)
+
+    def _ended(self, terminal: BaseException) -> None:
+        self.recorder.session_ended(terminal)
+
+    def _failed(self, error: BaseException) -> None:
         try:
-            call(*args)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as error:
-            try:
-                self.recorder.failed(error)
-            except Exception:  # a subclass that breaks even this: still never fatal
-                log.exception("rxrealtime recorder failed")
-
-    async def recv(self) -> str | bytes:
-        try:
-            frame = await self._inner.recv()
-        except TransportClosed as closed:
-            self._guard(self.recorder.connection_closed, self.connection, closed)
-            raise
-        self._guard(self.recorder.record_in, frame)
-        return frame
-
-    async def send(self, data: str | bytes) -> None:
-        await self._inner.send(data)
-        self._guard(self.recorder.record_out, data)
-
-    def session_ended(self, terminal: BaseException) -> None:
-        """The session's stream ended with ``terminal``: write the ``"end"`` record (and tell
-        an inner transport that wants to know too). Never raises."""
-        self._guard(self.recorder.session_ended, terminal)
-        inner = getattr(self._inner, "session_ended", None)
-        if callable(inner):
-            self._guard(inner, terminal)
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self._inner.close(code, reason)
-
-    def abort(self) -> None:
-        self._inner.abort()
-
-    def deliver(self, sink: object) -> None:
-        """``None``: a recorded connection is read with :meth:`recv`, so no frame can bypass
-        the recorder (the inner transport's fast delivery path is not forwarded)."""
-        return None
-
-    def __getattr__(self, name: str) -> Any:
-        # Anything else (``connection`` of a WebSocketTransport, …) is the inner transport's.
-        return getattr(self._inner, name)
+            self.recorder.failed(error)
+        except Exception:  # a subclass that breaks even this: still never fatal
+            log.exception("rxrealtime recorder failed")

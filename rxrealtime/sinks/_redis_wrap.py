@@ -3,17 +3,15 @@ session that takes no frame tap, every frame it receives and sends, published.""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
-from websockets.exceptions import ConnectionClosed as WebSocketClosed
-
-from rxrealtime.transport import FrameTransport, TransportClosed, WebSocketTransport, closed_from
+from rxrealtime.sinks._wrapping import WrappedTransport
+from rxrealtime.transport import FrameTransport, TransportClosed
 
 __all__ = ["Publisher", "PublishingTransport"]
 
 
-class PublishingTransport:
+class PublishingTransport(WrappedTransport):
     """A :class:`~rxrealtime.transport.FrameTransport` that publishes the frames of another
     to a :class:`~rxrealtime.sinks.RedisPublisher` (its ``wrap()``).
 
@@ -27,72 +25,26 @@ class PublishingTransport:
     is read with ``recv()``, which is slower than the session's pushed receive path.
     """
 
-    __slots__ = ("_inner", "_publisher", "_recv")
+    __slots__ = ("_publisher",)
 
     def __init__(self, inner: FrameTransport, publisher: Publisher) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._publisher = publisher
-        # a websockets connection is read directly (one coroutine less per frame, as the
-        # session itself does); its close is translated as WebSocketTransport.recv does
-        self._recv: Callable[[], Awaitable[str | bytes]] = (
-            inner.connection.recv if isinstance(inner, WebSocketTransport) else inner.recv
-        )
 
-    @property
-    def description(self) -> str:
-        return self._inner.description
+    def _received(self, frame: str | bytes) -> None:
+        self._publisher.record_in(frame)
 
-    def _guard(self, call: Callable[..., object], *args: Any) -> None:
-        try:
-            call(*args)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as error:
-            self._publisher.failed(error)
+    def _sent(self, frame: str | bytes) -> None:
+        self._publisher.record_out(frame)
 
-    async def recv(self) -> str | bytes:
-        try:
-            frame = await self._recv()
-        except TransportClosed as closed:
-            self._guard(self._publisher.connection_closed, closed)
-            raise
-        except WebSocketClosed as exc:
-            translated = closed_from(exc)
-            self._guard(self._publisher.connection_closed, translated)
-            raise translated from None
-        self._guard(self._publisher.record_in, frame)
-        return frame
+    def _closed(self, closed: TransportClosed) -> None:
+        self._publisher.connection_closed(closed)
 
-    async def send(self, data: str | bytes) -> None:
-        await self._inner.send(data)
-        self._guard(self._publisher.record_out, data)
+    def _ended(self, terminal: BaseException) -> None:
+        self._publisher.session_ended(terminal)
 
-    def session_ended(self, terminal: BaseException) -> None:
-        """The session's stream ended with ``terminal``: write the ``"end"`` record (and tell
-        an inner transport that wants to know too). Never raises."""
-        self._guard(self._publisher.session_ended, terminal)
-        inner = getattr(self._inner, "session_ended", None)
-        if callable(inner):
-            self._guard(inner, terminal)
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self._inner.close(code, reason)
-
-    def abort(self) -> None:
-        self._inner.abort()
-
-    def deliver(self, sink: object) -> None:
-        """``None``: a published connection is read with :meth:`recv`, so no frame can bypass
-        the publisher (the inner transport's pushed delivery is not forwarded)."""
-        return None
-
-    @property
-    def can_deliver(self) -> bool:
-        """``False``: see :meth:`deliver`."""
-        return False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    def _failed(self, error: BaseException) -> None:
+        self._publisher.failed(error)
 
 
 class Publisher(Protocol):
