@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _compiler_exists() -> bool:
+    """Whether the install could compile the extension: a C compiler and Python's headers."""
     compiler = sysconfig.get_config_var("CC") or "cc"
-    return shutil.which(shlex.split(compiler)[0]) is not None
+    headers = Path(sysconfig.get_paths()["include"], "Python.h")
+    return shutil.which(shlex.split(compiler)[0]) is not None and headers.exists()
 
 
 def test_the_install_built_the_c_builder_where_a_compiler_exists() -> None:
