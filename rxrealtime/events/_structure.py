@@ -177,7 +177,6 @@ def _build_structure(cls: type, *, event: bool = False) -> Conv:
     known = frozenset(f.name for f in fields)
     required = required_fields(cls)
     ns: dict[str, Any] = {
-        "_cls": cls,
         "_new": slot_builder(cls),
         "_M": MISSING,
         "_KNOWN": known,

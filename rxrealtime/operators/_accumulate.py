@@ -9,8 +9,9 @@ import attrs
 from reactivex import Observable
 
 from rxrealtime import events as ev
+from rxrealtime._construct import slot_builder
 
-from ._core import Clock, record_builder, stateful
+from ._core import Clock, stateful
 from ._parts import DELTA_KINDS, PART_EVENT_TYPES, DeltaKind, PartKey, classify
 
 __all__ = ["Accumulated", "Accumulator", "accumulate_deltas"]
@@ -43,7 +44,7 @@ class Accumulated:
         return (self.item_id, self.content_index, self.kind)
 
 
-_accumulated = record_builder(Accumulated)  # every field, in order (the per-delta hot path)
+_accumulated = slot_builder(Accumulated)  # every field, in order (the per-delta hot path)
 
 
 @attrs.define

@@ -10,9 +10,10 @@ import attrs
 from reactivex import Observable
 
 from rxrealtime import events as ev
+from rxrealtime._construct import slot_builder
 from rxrealtime.audio import AudioFormat, AudioFormatType, b64
 
-from ._core import Clock, record_builder, stateful
+from ._core import Clock, stateful
 from ._output_format import OutputFormatTracker
 
 __all__ = ["AudioChunk", "AudioDecoder", "InvalidAudioHandler", "audio_chunks"]
@@ -51,7 +52,7 @@ class AudioChunk:
         return self.offset_ms + self.duration_ms
 
 
-_chunk = record_builder(AudioChunk)  # the hot path's constructor (every field, in order)
+_chunk = slot_builder(AudioChunk)  # the hot path's constructor (every field, in order)
 
 
 def _log_invalid(event: ev.ResponseOutputAudioDelta, error: str) -> None:

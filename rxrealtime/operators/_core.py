@@ -20,8 +20,9 @@ Guarantees of every operator built with :func:`stateful`:
 Cost: a step may declare ``accepts``, the classes it reacts to; values of any other class never
 reach it (one cached dictionary lookup per value, with ``isinstance`` semantics: subclasses
 count). A value costs one call of ``step`` with a reused output list, no allocation when it
-produces nothing. :func:`record_builder` builds the frozen records operators emit without the
-per-field cost of a frozen ``attrs`` ``__init__``.
+produces nothing. The frozen records operators emit are built with
+:func:`rxrealtime._construct.slot_builder`, without the per-field cost of a frozen ``attrs``
+``__init__``.
 """
 
 from __future__ import annotations
@@ -33,9 +34,7 @@ from typing import Protocol, TypeVar
 from reactivex import Observable, abc
 from reactivex.scheduler import CurrentThreadScheduler
 
-from rxrealtime._construct import slot_builder
-
-__all__ = ["Clock", "Step", "pick", "record_builder", "resolve_clock", "stateful"]
+__all__ = ["Clock", "Step", "pick", "resolve_clock", "stateful"]
 
 _A_contra = TypeVar("_A_contra", contravariant=True)
 _B_co = TypeVar("_B_co", covariant=True)
@@ -194,14 +193,3 @@ def pick(
         return Observable(subscribe)
 
     return operator
-
-
-_R = TypeVar("_R")
-
-
-def record_builder(cls: type[_R]) -> Callable[..., _R]:
-    """A constructor for the frozen, slotted ``attrs`` record class ``cls`` that takes every
-    field, in order, by position (the caller passes each field, already of its type) and returns
-    an ordinary ``cls`` instance, built at the cost of plain slot stores (see
-    :func:`rxrealtime._construct.slot_builder`)."""
-    return slot_builder(cls)

@@ -15,8 +15,7 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 from rxrealtime import events as ev
-
-from ._core import record_builder
+from rxrealtime._construct import slot_builder
 
 __all__ = ["DELTA_KINDS", "PART_EVENT_TYPES", "DeltaKind", "PartEvent", "PartKey", "classify"]
 
@@ -62,7 +61,7 @@ class PartEvent:
         return self.final is not None or self.failed
 
 
-_part = record_builder(PartEvent)  # every field, in order (the per-delta hot path)
+_part = slot_builder(PartEvent)  # every field, in order (the per-delta hot path)
 
 
 def _text(value: Any) -> str:

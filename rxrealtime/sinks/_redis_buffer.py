@@ -32,6 +32,12 @@ _LOG_EVERY = 100
 _FRAME_DIRECTIONS = frozenset({"in", "out"})
 
 
+def _plain(item: tuple[float, str, Any, int]) -> bool:
+    """Whether a recorded item is a frame without special flags (``VALID`` at most): one that
+    :meth:`RecordEncoder.lines` encodes with the others in one call."""
+    return item[3] <= VALID and item[1] in _FRAME_DIRECTIONS
+
+
 class PublisherBuffer:
     """The buffer half of a publisher (see the module)."""
 
@@ -111,7 +117,7 @@ class PublisherBuffer:
         encoder = self._encoder
         plain: list[tuple[float, str, Any, int]] = []  # a run of frames without special flags
         for item in raw:
-            if item[3] <= VALID and item[1] in _FRAME_DIRECTIONS:
+            if _plain(item):
                 plain.append(item)
                 continue
             if plain:
@@ -243,12 +249,10 @@ class PublisherBuffer:
     def _take_plain(self, raw: list[tuple[float, str, Any, int]]) -> Batch | None:
         """:meth:`take` when ``raw`` is all there is and fits one entry: encoded in one call
         and taken at once; ``None`` (``raw`` left in place) when a frame needs more care."""
-        for item in raw:
-            if item[3] > VALID or item[1] not in _FRAME_DIRECTIONS:
-                return None
-        encoder = self._encoder
+        if not all(map(_plain, raw)):
+            return None
         try:
-            lines = encoder.frames.lines(raw, encoder.started_at)  # VALID: the flag's only bit
+            lines = self._encoder.lines(raw)
         except Exception:  # one of them is not a frame, or a bug: the general path counts it
             return None
         joined = lines[0] if len(lines) == 1 else b"".join(lines)

@@ -115,24 +115,23 @@ def _parsed_kind(frame: object) -> str | None:
 class RecordEncoder:
     """One session's frames to record lines (see the module)."""
 
-    __slots__ = ("_marker_due", "frames", "include_audio", "model", "omitted", "started_at")
+    __slots__ = ("_frames", "_marker_due", "include_audio", "model", "omitted", "started_at")
 
     def __init__(self, started_at: float, include_audio: bool, secrets: tuple[str, ...]) -> None:
         self.started_at = started_at
         self.include_audio = include_audio
-        self.frames = FrameEncoder(secrets)
-        """The frame encoder (its ``lines`` takes plain frames, ``(ts, dir, frame, VALID)``)."""
+        self._frames = FrameEncoder(secrets)
         self.model: str | None = None
         self.omitted = 0
         self._marker_due = True
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return self.frames.secrets
+        return self._frames.secrets
 
     @secrets.setter
     def secrets(self, secrets: tuple[str, ...]) -> None:
-        self.frames.secrets = secrets
+        self._frames.secrets = secrets
 
     def admit(self, direction: str, kind: str | None, frame: object) -> int:
         """Whether (and how) a frame of type ``kind`` is published: :data:`OMIT`, or
@@ -161,7 +160,7 @@ class RecordEncoder:
     def lines(self, frames: list[tuple[float, str, Any, int]]) -> list[bytes]:
         """The record lines of admitted frames without special flags (:data:`KEEP`, maybe
         :data:`VALID`), in order: one batch through the frame encoder."""
-        return self.frames.lines(frames, self.started_at)  # VALID is the flag's only bit
+        return self._frames.lines(frames, self.started_at)  # VALID is the flag's only bit
 
     def line(self, ts: float, direction: str, frame: object, flags: int) -> bytes:
         """The record line of one admitted frame (any flags). Raises ``TypeError`` for a value
@@ -169,7 +168,7 @@ class RecordEncoder:
         if flags & MARKER and flags & VALID:
             emptied = _empty_delta(frame)
             if emptied is not None:  # the rest of the event goes through the fast path
-                return self.frames.lines([(ts, direction, emptied, VALID)], self.started_at)[0]
+                return self._frames.lines([(ts, direction, emptied, VALID)], self.started_at)[0]
         if flags & (MARKER | SESSION) and isinstance(frame, str | bytes | bytearray):
             try:  # text: parsed here (a marker loses its payload, a session names its model)
                 event = orjson.loads(frame)
@@ -184,10 +183,10 @@ class RecordEncoder:
                         return self._reference(ts, direction, frame, flags)
                 else:
                     self._learn(direction, event)
-                return self.frames.lines([(ts, direction, given, VALID)], self.started_at)[0]
+                return self._frames.lines([(ts, direction, given, VALID)], self.started_at)[0]
         if not flags & (MARKER | SESSION):
             item = (ts, direction, frame, flags & VALID)
-            return self.frames.lines([item], self.started_at)[0]
+            return self._frames.lines([item], self.started_at)[0]
         return self._reference(ts, direction, frame, flags)
 
     def _reference(self, ts: float, direction: str, frame: object, flags: int) -> bytes:
@@ -198,7 +197,7 @@ class RecordEncoder:
                 record["event"] = {**event, "delta": ""}
             else:
                 self._learn(direction, event)
-        return encode_line(record, self.frames.secrets)
+        return encode_line(record, self._frames.secrets)
 
     def _learn(self, direction: str, event: dict[str, Any]) -> None:
         session = event.get("session")
@@ -209,9 +208,9 @@ class RecordEncoder:
     def end(self, ts: float, reason: str, error: str | None) -> bytes:
         """The ``"end"`` record's line."""
         record = end_record(reason, error, t=ts - self.started_at, ts=ts)
-        return encode_line(record, self.frames.secrets)
+        return encode_line(record, self._frames.secrets)
 
     def reconnect(self, ts: float, connection: int, code: int | None, reason: str | None) -> bytes:
         """The ``"reconnect"`` record's line (connection number ``connection`` starts)."""
         record = reconnect_record(connection, code, reason, t=ts - self.started_at, ts=ts)
-        return encode_line(record, self.frames.secrets)
+        return encode_line(record, self._frames.secrets)

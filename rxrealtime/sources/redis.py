@@ -284,12 +284,11 @@ class _GroupReader:
         self.claim_every = claim_idle / 2
         self.retrier = _Retrier(retry_for)
         self.stopped = False
-        self.own_pending = True
+        self.own_pending = True  # first what this consumer got before a restart and did not ack
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         await self._call(self._create_group)
-        self.own_pending = True  # first what this consumer got before a restart and did not ack
         next_claim = loop.time() + self.claim_every
         while not self.stopped:
             if loop.time() >= next_claim:
@@ -322,18 +321,16 @@ class _GroupReader:
         while not self.stopped:
             try:
                 result = await command()
-            except ResponseError as error:
-                self.own_pending = True
-                if "NOGROUP" not in str(error):
-                    await self.retrier.failed(error)
-                    continue
-                log.warning("consumer group %s of %s is gone; creating it", self.group, self.stream)
-                self.start_id = "0"
-                await self._create_group()
-                continue
             except Exception as error:
                 self.own_pending = True
-                await self.retrier.failed(error)
+                if isinstance(error, ResponseError) and "NOGROUP" in str(error):
+                    log.warning(
+                        "consumer group %s of %s is gone; creating it", self.group, self.stream
+                    )
+                    self.start_id = "0"
+                    await self._create_group()
+                else:
+                    await self.retrier.failed(error)
                 continue
             self.retrier.ok()
             return result
