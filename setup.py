@@ -1,6 +1,7 @@
 """Build shim: the metadata lives in setup.cfg; this adds the optional C helper.
 
-``rxrealtime._native`` (see ``rxrealtime/_construct.py``) speeds up building events. It is
+``rxrealtime._native`` (see ``rxrealtime/_construct.py`` and ``rxrealtime/events/_flat.py``)
+speeds up decoding events. It is
 optional: where it cannot be compiled (no C compiler), the install goes on and rxrealtime uses
 its pure-Python equivalent, with the same results.
 """
@@ -9,6 +10,12 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("rxrealtime._native", ["rxrealtime/_native.c"], optional=True),
+        Extension(
+            "rxrealtime._native",
+            ["rxrealtime/_native.c", "rxrealtime/_flat.c"],
+            depends=["rxrealtime/_native.h"],
+            optional=True,
+        ),
+        Extension("rxrealtime._native_records", ["rxrealtime/_native_records.c"], optional=True),
     ]
 )

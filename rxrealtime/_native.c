@@ -1,4 +1,4 @@
-/* rxrealtime._native: one helper in C, for the decoder's hot path.
+/* rxrealtime._native: two helpers in C, for the decoder's hot path (FlatDecoder: _flat.c).
  *
  * SlotBuilder(cls, names) is a callable that makes an instance of the slotted class ``cls`` from
  * one value per slot in ``names`` (given by position, in that order), storing each value in its
@@ -12,8 +12,7 @@
  * no variable part; a call checks its argument count and takes a new reference to each value.
  * Slots not named stay empty (NULL), exactly as after ``object.__new__``.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_native.h"
 #include <structmember.h>
 
 typedef struct {
@@ -76,7 +75,7 @@ slot_builder_dealloc(SlotBuilder *self)
 }
 
 /* The offset of slot ``name`` of ``cls``, or -1 with an exception set. */
-static Py_ssize_t
+Py_ssize_t
 slot_offset(PyTypeObject *cls, PyObject *name)
 {
     PyObject *descriptor = PyObject_GetAttr((PyObject *)cls, name);
@@ -170,23 +169,22 @@ static PyTypeObject SlotBuilderType = {
 static struct PyModuleDef native_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "rxrealtime._native",
-    .m_doc = "The decoder's helper in C (see rxrealtime/_construct.py).",
+    .m_doc = "The decoder's helpers in C (see rxrealtime/_construct.py, rxrealtime/events/_flat.py).",
     .m_size = -1,
 };
 
 PyMODINIT_FUNC
 PyInit__native(void)
 {
-    if (PyType_Ready(&SlotBuilderType) < 0) {
+    if (PyType_Ready(&SlotBuilderType) < 0 || PyType_Ready(&FlatDecoderType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&native_module);
     if (module == NULL) {
         return NULL;
     }
-    Py_INCREF(&SlotBuilderType);
-    if (PyModule_AddObject(module, "SlotBuilder", (PyObject *)&SlotBuilderType) < 0) {
-        Py_DECREF(&SlotBuilderType);
+    if (PyModule_AddObjectRef(module, "SlotBuilder", (PyObject *)&SlotBuilderType) < 0
+        || PyModule_AddObjectRef(module, "FlatDecoder", (PyObject *)&FlatDecoderType) < 0) {
         Py_DECREF(module);
         return NULL;
     }
