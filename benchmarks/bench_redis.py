@@ -45,6 +45,7 @@ import gc
 import multiprocessing
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -70,7 +71,7 @@ from rxrealtime.recording import read_records
 from rxrealtime.scheduling import first
 from rxrealtime.server import encode_text, serve
 from rxrealtime.server.audio import silence
-from rxrealtime.sinks import RedisPublisher
+from rxrealtime.sinks import OffloadedRedisPublisher, RedisPublisher
 from rxrealtime.sources import SessionEnd, SessionEvent, redis_group
 from rxrealtime.sources.redis_layout import entry_ms
 
@@ -87,6 +88,18 @@ VOICE_UPDATE = {
 
 # -- cpu ---------------------------------------------------------------------------------------
 
+HELPER_CPU: list[float] = []
+"""CPU seconds per event (per frame at real time) of the offloaded publisher's helper, per run."""
+PUBLISHER: list[type[RedisPublisher]] = [RedisPublisher]
+"""The publisher the ``cpu`` parts measure (``--offload``: :class:`OffloadedRedisPublisher`, whose
+helper process's CPU the parts report beside the session's: it exits at each run's end, so
+``RUSAGE_CHILDREN`` holds it)."""
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
 
 async def _client(url: str, redis_url: str | None, n: int, prefix: str) -> float:
     """CPU seconds of one run (with publishing when ``redis_url``); checks every event."""
@@ -98,8 +111,8 @@ async def _client(url: str, redis_url: str | None, n: int, prefix: str) -> float
         count += 1
 
     gc.collect()
-    cpu = time.process_time()
-    publisher = RedisPublisher(redis_url, prefix=prefix) if redis_url else None
+    cpu, helper = time.process_time(), _children_cpu()
+    publisher = PUBLISHER[0](redis_url, prefix=prefix) if redis_url else None
     async with rr.connect(base_url=url, recorder=publisher) as session:
         session.events.subscribe(callback, on_completed=done.set)
         await done.wait()
@@ -109,6 +122,8 @@ async def _client(url: str, redis_url: str | None, n: int, prefix: str) -> float
         if stats.dropped or stats.errors or stats.buffered:
             raise RuntimeError(f"publishing lost records: {stats}")
     cpu = time.process_time() - cpu
+    if publisher is not None:
+        HELPER_CPU.append((_children_cpu() - helper) / n)
     if count != n:
         raise RuntimeError(f"received {count} of {n} events")
     return cpu
@@ -159,7 +174,8 @@ async def _voice_sessions(
     async def one(index: int) -> None:
         nonlocal frames
         await asyncio.sleep(index / sessions)  # spread over one second
-        publisher = RedisPublisher(redis_url, prefix=prefix) if redis_url else None
+        publisher = PUBLISHER[0](redis_url, prefix=prefix) if redis_url else None
+        publishers.extend([publisher] if publisher is not None else [])
         async with rr.connect(base_url=base_url, recorder=publisher) as session:
             await session.send(VOICE_UPDATE)
             turn = 0
@@ -175,16 +191,18 @@ async def _voice_sessions(
                 frames += stats.frames_in + stats.frames_out
                 if done is not None and not done.cancel() and not done.cancelled():
                     done.exception()  # retrieved: the run was cut in the middle of a turn
-        if publisher is not None:
-            await publisher.aclose()
 
+    publishers: list[RedisPublisher] = []
     gc.collect()
-    cpu = time.process_time()
+    cpu, helper = time.process_time(), _children_cpu()
     tasks = [asyncio.create_task(one(i)) for i in range(sessions)]
     await asyncio.sleep(duration)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(p.aclose() for p in publishers))
+    if redis_url:
+        HELPER_CPU.append((_children_cpu() - helper) / max(frames, 1))
     return time.process_time() - cpu, frames
 
 
@@ -484,6 +502,15 @@ async def bench_memory(redis_url: str) -> list[tuple[int, int, int]]:
 # -- main --------------------------------------------------------------------------------------
 
 
+def _show_helper(show: Callable[[str], None]) -> None:
+    if PUBLISHER[0] is OffloadedRedisPublisher and HELPER_CPU:
+        show(
+            f"  + the helper process (not in the ratio): {statistics.median(HELPER_CPU) * 1e6:.1f} "
+            "us per event/frame (median of the runs)"
+        )
+    HELPER_CPU.clear()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -499,7 +526,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="fleet: worker processes")
     parser.add_argument("--duration", type=float, default=20.0, help="fleet: seconds")
     parser.add_argument("--redis", help="an existing Redis URL (default: start one)")
+    parser.add_argument(
+        "--offload", action="store_true", help="cpu parts: measure OffloadedRedisPublisher"
+    )
     args = parser.parse_args()
+    if args.offload:
+        PUBLISHER[0] = OffloadedRedisPublisher
     server = None
     if args.redis is None:
         server = RedisServer(Path(tempfile.mkdtemp()))
@@ -514,6 +546,7 @@ def main() -> None:
                 f"{cpu['publishing_us']:.1f} us/event; ratio {cpu['ratio']:.3f} "
                 f"(middle half {cpu['ratio_q1']:.3f} - {cpu['ratio_q3']:.3f}; goal <= 1.20)"
             )
+            _show_helper(show)
         if args.part in ("cpu-realtime", "all"):
             rt = bench_cpu_realtime(url, args.rt_sessions, args.rt_duration, args.rounds)
             show(
@@ -521,6 +554,7 @@ def main() -> None:
                 f"us/frame, publishing {rt['publishing_us']:.1f} us/frame; ratio "
                 f"{rt['ratio']:.3f} ({rt['ratio_min']:.3f} - {rt['ratio_max']:.3f}; goal <= 1.20)"
             )
+            _show_helper(show)
         if args.part in ("monitor", "all"):
             mon = bench_monitor(url, args.sessions, args.rounds)
             show(

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "rxrealtime._compat",
             "rxrealtime._construct",
             "rxrealtime._native",
+            "rxrealtime._native_records",
             "rxrealtime._version",
         ),
     ),

@@ -85,7 +85,7 @@ from rxrealtime.recording._format import (
     scrub,
     wire_field,
 )
-from rxrealtime.recording._frames import FrameEncoder
+from rxrealtime.recording._frames import FrameEncoder, micro_time
 
 __all__ = [
     "FORMAT_VERSION",
@@ -103,6 +103,7 @@ __all__ = [
     "is_header",
     "json_text",
     "micro",
+    "micro_time",
     "parse_line",
     "read_records",
     "reconnect_record",

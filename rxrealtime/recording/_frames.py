@@ -3,8 +3,10 @@ records for every writer that records many frames (the Redis publisher; any reco
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Final
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, TypeVar
 
 import orjson
 
@@ -15,7 +17,26 @@ from rxrealtime.recording._format import (
     frame_record,
 )
 
-__all__ = ["FrameEncoder"]
+try:
+    from rxrealtime import _native_records
+except ImportError:  # not compiled (no C compiler at install time): the pure-Python encoder
+    _native_records = None  # type: ignore[assignment]
+
+__all__ = ["NATIVE", "FrameEncoder", "micro_time"]
+
+NATIVE: bool = _native_records is not None and os.environ.get("RXREALTIME_PURE_PYTHON") != "1"
+"""Whether :meth:`FrameEncoder.lines` uses its C twin (``rxrealtime._native_records``, an
+optional extension: the same bytes, written without a Python call per plain frame)."""
+
+
+def _micro_time() -> float:
+    return (time.time_ns() + 500) // 1000 / 1e6
+
+
+micro_time: Callable[[], float] = _native_records.now if NATIVE else _micro_time
+"""The system clock's time (as :func:`time.time`) rounded to the microsecond: the stamp a
+writer gives each frame (below a microsecond it means nothing, and a whole number of
+microseconds is written without a general float formatter by the C encoder)."""
 
 _TEMPLATES = {
     "in": b'{"t":%b,"ts":%b,"dir":"in","event":%b}\n',
@@ -27,6 +48,9 @@ _UNSAFE_IN_SECRET = frozenset('"\\/') | frozenset(chr(code) for code in range(0x
 appear verbatim in a frame's text, so the text search of the fast path cannot be trusted."""
 
 _LIMIT: Final = 2 * JSON_WRITE_DEPTH
+_FRAME_DIRECTIONS = frozenset({"in", "out"})
+_T = TypeVar("_T")
+_dumps = orjson.dumps
 
 
 class FrameEncoder:
@@ -48,7 +72,10 @@ class FrameEncoder:
       lower-cased contains ``bearer``, ``authorization``, ``api_key``, ``api-key`` or
       ``apikey`` (what :func:`~rxrealtime.masking.scrub` masks whole).
 
-    :meth:`lines` does the same for a batch. Anything not provably plain goes through
+    :meth:`lines` does the same for a batch; where the optional C extension
+    ``rxrealtime._native_records`` is built (:data:`NATIVE`), it checks and writes the plain
+    frames of the batch (the same rules, the same bytes: the tests hold the two equal) and hands
+    every other item back to the pure-Python encoder. Anything not provably plain goes through
     :func:`frame_record` and :func:`encode_line` (whose fallback rules cover any depth and
     content). Never raises on content; ``TypeError`` for a value that is not a frame, event or
     dict, as :func:`wire_field`.
@@ -79,11 +106,59 @@ class FrameEncoder:
         return self.lines([(ts, direction, frame, valid)], ts - t)[0]
 
     def lines(
-        self, frames: Iterable[tuple[float, Direction, object, int]], origin: float
+        self, frames: Sequence[tuple[float, Direction, object, int]], origin: float
     ) -> list[bytes]:
         """The record lines of many frames, in order: ``(ts, direction, frame, valid)`` each
         (``valid`` true or false), ``t`` being ``ts - origin`` (one call for a batch: the same
         rules, less overhead)."""
+        if self._fast and NATIVE:
+            return _native_records.encode_lines(
+                frames, origin, self._secrets, _LIMIT, JSON_WRITE_DEPTH, _dumps, self._one_line
+            )
+        return self.python_lines(frames, origin)
+
+    def lines_with(
+        self,
+        items: Sequence[tuple[float, str, Any, int]],
+        origin: float,
+        other: Callable[[tuple[float, str, Any, int], float], _T],
+    ) -> list[bytes | _T]:
+        """Like :meth:`lines`, for a batch that also holds other items: each item
+        ``(ts, direction, frame, flags)`` whose direction is ``"in"`` or ``"out"`` and whose
+        ``flags`` is ``1`` (a frame vouched for, as ``valid=True``) gets its record line here;
+        every other item gets ``other(item, origin)``, in order (one call for the batch)."""
+        if self._fast and NATIVE:
+            one = self._one_line
+
+            def fallback(item: tuple[float, str, Any, int], origin: float) -> bytes | _T:
+                if item[3] == 1 and item[1] in _FRAME_DIRECTIONS:  # a frame the C encoder declined
+                    return one(item, origin)
+                return other(item, origin)
+
+            return _native_records.encode_lines(
+                items, origin, self._secrets, _LIMIT, JSON_WRITE_DEPTH, _dumps, fallback
+            )
+        out: list[bytes | _T] = []
+        run: list[tuple[float, Direction, object, int]] = []
+        for item in items:
+            if item[3] == 1 and item[1] in _FRAME_DIRECTIONS:
+                run.append(item)
+                continue
+            if run:
+                out += self.python_lines(run, origin)
+                run = []
+            out.append(other(item, origin))
+        if run:
+            out += self.python_lines(run, origin)
+        return out
+
+    def _one_line(self, item: tuple[float, Direction, object, int], origin: float) -> bytes:
+        return self.python_lines((item,), origin)[0]
+
+    def python_lines(
+        self, frames: Iterable[tuple[float, Direction, object, int]], origin: float
+    ) -> list[bytes]:
+        """:meth:`lines` in pure Python (what the C encoder must equal, byte for byte)."""
         out: list[bytes] = []
         append = out.append
         secrets = self._secrets

@@ -29,6 +29,7 @@ from __future__ import annotations
 from rxrealtime.sinks._logging import EventLogger, default_level, summarize
 from rxrealtime.sinks._notebook import DisplayState, NotebookDisplay, TextView, default_render
 from rxrealtime.sinks._recorder import FORMAT_VERSION, Recorder, RecordingTransport, scrub
+from rxrealtime.sinks._redis_offload import OffloadedRedisPublisher
 from rxrealtime.sinks._text import TextPrinter
 from rxrealtime.sinks._wav import WavFile, WavWriter
 from rxrealtime.sinks.dataframe import DataFrameCollector, events_dataframe, to_dataframe
@@ -51,6 +52,7 @@ __all__ = [
     "EventLogger",
     "EventSender",
     "NotebookDisplay",
+    "OffloadedRedisPublisher",
     "PublisherStatistics",
     "Recorder",
     "RecordingTransport",

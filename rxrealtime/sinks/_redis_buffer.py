@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import collections
 import logging
-from typing import Any
+import operator
+from typing import Any, cast
 
 from rxrealtime.masking import redact
 from rxrealtime.recording import encode_line
 from rxrealtime.sinks._redis_commands import Batch, Entry, SessionCommands
-from rxrealtime.sinks._redis_encode import VALID, RecordEncoder
+from rxrealtime.sinks._redis_encode import RecordEncoder
 from rxrealtime.sinks._redis_link import Link
 
 __all__ = ["PublisherBuffer"]
@@ -29,13 +30,7 @@ _ENTRY_BYTES = 64 * 1024
 _ENTRIES_PER_TAKE = 64
 _RAW_LIMIT = 256
 _LOG_EVERY = 100
-_FRAME_DIRECTIONS = frozenset({"in", "out"})
-
-
-def _plain(item: tuple[float, str, Any, int]) -> bool:
-    """Whether a recorded item is a frame without special flags (``VALID`` at most): one that
-    :meth:`RecordEncoder.lines` encodes with the others in one call."""
-    return item[3] <= VALID and item[1] in _FRAME_DIRECTIONS
+_first = operator.itemgetter(0)
 
 
 class PublisherBuffer:
@@ -51,6 +46,9 @@ class PublisherBuffer:
     _entry_records: int
     # recorded, not yet encoded: (ts, direction, frame, flags); "end"/"reconnect" too
     _raw: list[tuple[float, str, Any, int]]
+    _raw_limit: int
+    """How many recorded items the tap lets wait before encoding them (and applying the
+    bound): the room left in the buffer, at least ``_RAW_LIMIT``."""
     _records: collections.deque[tuple[float, bytes]]
     _retry: list[Entry]
     _retry_records: int
@@ -79,12 +77,12 @@ class PublisherBuffer:
     def _push(self, ts: float, direction: str, frame: object, flags: int) -> None:
         raw = self._raw
         raw.append((ts, direction, frame, flags))
-        if not self._queued or len(raw) >= _RAW_LIMIT:
+        if not self._queued or len(raw) >= self._raw_limit:
             self._pushed()
 
     def _pushed(self) -> None:
         """After a record was appended to ``_raw``: encode a full raw buffer, tell the writer."""
-        if len(self._raw) >= _RAW_LIMIT:
+        if len(self._raw) >= self._raw_limit:
             self._encode()
         if not self._queued:
             (self._link or self._attach()).ready(self)
@@ -111,48 +109,53 @@ class PublisherBuffer:
 
     # -- encoding (on the loop, off the receive path when the load allows) ------------------
 
-    def _encode(self) -> None:
-        raw, self._raw = self._raw, []
-        records = self._records
+    def _room(self) -> None:
+        """Update ``_raw_limit`` (after what waits changed)."""
+        waiting = len(self._records) + self._retry_records + self._inflight
+        self._raw_limit = max(_RAW_LIMIT, self._buffer_size - waiting)
+
+    def _other(self, item: tuple[float, str, Any, int], origin: float) -> bytes | None:
+        """The line of a recorded item the batch encoder leaves to Python (an ``"end"`` or
+        ``"reconnect"`` record, a flagged or unvouched frame); ``None`` when it cannot be
+        recorded (not a frame, or a bug of ours: counted and logged)."""
+        ts, direction, frame, flags = item
         encoder = self._encoder
-        plain: list[tuple[float, str, Any, int]] = []  # a run of frames without special flags
-        for item in raw:
-            if _plain(item):
-                plain.append(item)
-                continue
-            if plain:
-                self._encode_plain(plain)
-                plain = []
-            ts, direction, frame, flags = item
-            try:
-                if direction == "end":
-                    reason, error = frame
-                    records.append((ts, encoder.end(ts, reason, error)))
-                elif direction == "reconnect":
-                    records.append((ts, encoder.reconnect(ts, *frame)))
-                else:
-                    records.append((ts, encoder.line(ts, direction, frame, flags)))
-            except Exception as error:  # not a frame (TypeError), or a bug of ours: counted
-                self.failed(error)
-        if plain:
-            self._encode_plain(plain)
+        try:
+            if direction == "end":
+                reason, error = frame
+                return encoder.end(ts, reason, error)
+            if direction == "reconnect":
+                return encoder.reconnect(ts, *frame)
+            return encoder.line(ts, direction, frame, flags)
+        except Exception as error:
+            self.failed(error)
+            return None
+
+    def _lines(self, raw: list[tuple[float, str, Any, int]]) -> list[bytes | None]:
+        """Every recorded item's line, in order (``None`` for one that cannot be recorded): the
+        plain frames in one call, the others through :meth:`_other`."""
+        try:
+            lines = self._encoder.lines_with(raw, self._other)
+        except Exception:  # a bug of ours: one at a time, each failure counted
+            lines = [self._other(item, 0.0) for item in raw]
+        encoder = self._encoder
         if encoder.model is not None and encoder.model != self.model:
             self.model = encoder.model
             self._info["model"] = self.model
+        return lines
+
+    def _encode(self) -> None:
+        raw, self._raw = self._raw, []
+        errors = self._errors
+        lines = self._lines(raw)
+        records = self._records
+        if self._errors == errors:  # every item has its line
+            records.extend(zip(map(_first, raw), lines, strict=True))  # type: ignore[arg-type]
+        else:
+            self._keep(raw, lines)
         if len(records) + self._retry_records + self._inflight > self._buffer_size:
             self._enforce_bound()
-
-    def _encode_plain(self, frames: list[tuple[float, str, Any, int]]) -> None:
-        try:
-            lines = self._encoder.lines(frames)
-        except Exception:  # one of them is not a frame, or a bug: one at a time, counted
-            for ts, direction, frame, flags in frames:
-                try:
-                    self._records.append((ts, self._encoder.line(ts, direction, frame, flags)))
-                except Exception as error:
-                    self.failed(error)
-            return
-        self._records.extend(zip([item[0] for item in frames], lines, strict=True))
+        self._room()
 
     def _enforce_bound(self) -> None:
         excess = len(self._records) + self._retry_records + self._inflight - self._buffer_size
@@ -190,15 +193,8 @@ class PublisherBuffer:
     def take(self) -> Batch | None:
         self._queued = False
         raw = self._raw
-        if (
-            raw
-            and not self._records
-            and not self._retry
-            and not self._info
-            and self._index_start is None
-            and len(raw) + self._inflight <= self._entry_records
-        ):  # the usual case: a few plain frames since the last round trip, one entry
-            batch = self._take_plain(raw)
+        if raw and not self._records and not self._retry:
+            batch = self._take_raw(raw)  # the usual case: only what was recorded since
             if batch is not None:
                 return batch
         if self._raw:
@@ -209,7 +205,7 @@ class PublisherBuffer:
             and not self._retry
             and not self._info
             and self._index_start is None
-        ):  # the usual case: what a round trip's linger gathered fits one entry
+        ):  # what a round trip's linger gathered fits one entry
             if not records:
                 return None
             whole = [record[1] for record in records]
@@ -218,6 +214,7 @@ class PublisherBuffer:
                 entry = (self._next_id(records[0][0]), whole)
                 records.clear()
                 self._inflight += len(whole)
+                self._room()
                 return Batch([entry], None, None, joined, len(whole))
         entries = self._retry
         self._retry, self._retry_records = [], 0
@@ -231,37 +228,66 @@ class PublisherBuffer:
                 lines.append(line)
                 size += len(line)
             entries.append((self._next_id(first_ts), lines))
-        info = self._info if self._info else None
-        self._info = {}
-        if info is not None and isinstance(info.get("meta"), dict):
-            info["meta"] = encode_line(info["meta"], self._encoder.secrets).decode().rstrip("\n")
-        start, self._index_start = self._index_start, None
+        info, start = self._index_updates()
         if not entries and info is None and start is None:
             return None
         batch = Batch(entries, info, start)
         self._inflight += batch.count
+        self._room()
         if records:
             assert self._link is not None
             self._link.ready(self)
             self._queued = True
         return batch
 
-    def _take_plain(self, raw: list[tuple[float, str, Any, int]]) -> Batch | None:
-        """:meth:`take` when ``raw`` is all there is and fits one entry: encoded in one call
-        and taken at once; ``None`` (``raw`` left in place) when a frame needs more care."""
-        if not all(map(_plain, raw)):
+    def _take_raw(self, raw: list[tuple[float, str, Any, int]]) -> Batch | None:
+        """:meth:`take` when everything waiting was recorded since the last round trip:
+        encoded in one call and cut into entries by count; ``None`` (the general path takes
+        over) when that does not fit (too many, an entry too large, an item not recorded)."""
+        count = len(raw)
+        limit = self._entry_records
+        if count > limit * _ENTRIES_PER_TAKE or count + self._inflight > self._buffer_size:
             return None
-        try:
-            lines = self._encoder.lines(raw)
-        except Exception:  # one of them is not a frame, or a bug: the general path counts it
-            return None
-        joined = lines[0] if len(lines) == 1 else b"".join(lines)
-        if len(joined) > _ENTRY_BYTES:
-            return None
+        errors = self._errors
+        lines = self._lines(raw)
         self._raw = []
-        count = len(lines)
-        self._inflight += count
-        return Batch([(self._next_id(raw[0][0]), lines)], None, None, joined, count)
+        joined: bytes | None = None
+        if self._errors == errors:  # every item has its line
+            whole = cast(list[bytes], lines)
+            if count <= limit:
+                joined = whole[0] if count == 1 else b"".join(whole)
+                fits = len(joined) <= _ENTRY_BYTES
+            else:
+                fits = all(
+                    sum(map(len, whole[n : n + limit])) <= _ENTRY_BYTES
+                    for n in range(0, count, limit)
+                )
+            if fits:
+                entries: list[Entry] = [
+                    (self._next_id(raw[n][0]), whole[n : n + limit]) for n in range(0, count, limit)
+                ]
+                info, start = self._index_updates()
+                self._inflight += count
+                self._room()
+                if info is None and start is None and joined is not None:
+                    return Batch(entries, None, None, joined, count)
+                return Batch(entries, info, start, None, count)
+        self._keep(raw, lines)
+        return None
+
+    def _keep(self, raw: list[tuple[float, str, Any, int]], lines: list[bytes | None]) -> None:
+        """Append the items' lines to the encoded records, those that have one."""
+        pairs = zip(raw, lines, strict=True)
+        self._records.extend((item[0], line) for item, line in pairs if line is not None)
+
+    def _index_updates(self) -> tuple[dict[str, Any] | None, float | None]:
+        """The info-hash fields and index start a batch carries (taken: they go with it)."""
+        info = self._info if self._info else None
+        self._info = {}
+        if info is not None and isinstance(info.get("meta"), dict):
+            info["meta"] = encode_line(info["meta"], self._encoder.secrets).decode().rstrip("\n")
+        start, self._index_start = self._index_start, None
+        return info, start
 
     def _next_id(self, ts: float) -> bytes:
         ms = int(ts * 1000)
@@ -292,6 +318,7 @@ class PublisherBuffer:
             if batch.start is not None:
                 self._index_start = batch.start
         self._enforce_bound()
+        self._room()
         self._check_flushed()
 
     def refused(self, entry: Entry, error: BaseException) -> None:

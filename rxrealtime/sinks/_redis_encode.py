@@ -15,8 +15,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
 import orjson
 
@@ -46,6 +46,7 @@ SESSION: Final = 4
 """Flag: a ``session.*`` event (parsed when encoded, to learn the model)."""
 
 _PREFIX = '{"type":"'
+_T = TypeVar("_T")
 _PREFIX_B = b'{"type":"'
 
 
@@ -157,10 +158,15 @@ class RecordEncoder:
             return SESSION
         return KEEP
 
-    def lines(self, frames: list[tuple[float, str, Any, int]]) -> list[bytes]:
-        """The record lines of admitted frames without special flags (:data:`KEEP`, maybe
-        :data:`VALID`), in order: one batch through the frame encoder."""
-        return self._frames.lines(frames, self.started_at)  # VALID is the flag's only bit
+    def lines_with(
+        self,
+        items: list[tuple[float, str, Any, int]],
+        other: Callable[[tuple[float, str, Any, int], float], _T],
+    ) -> list[bytes | _T]:
+        """The record lines of recorded items ``(ts, direction, frame, flags)``, in order: the
+        frames flagged :data:`VALID` only in one batch through the frame encoder, every other
+        item through ``other(item, started_at)``."""
+        return self._frames.lines_with(items, self.started_at, other)
 
     def line(self, ts: float, direction: str, frame: object, flags: int) -> bytes:
         """The record line of one admitted frame (any flags). Raises ``TypeError`` for a value

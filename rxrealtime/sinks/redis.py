@@ -71,7 +71,6 @@ import asyncio
 import collections
 import logging
 import os
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -81,7 +80,7 @@ from reactivex import abc
 from rxrealtime import events as ev
 from rxrealtime.errors import ConnectionClosedOK
 from rxrealtime.masking import ordered_secrets, redact
-from rxrealtime.recording import FrameTap
+from rxrealtime.recording import FrameTap, micro_time
 from rxrealtime.sinks._redis_buffer import _RAW_LIMIT, PublisherBuffer
 from rxrealtime.sinks._redis_commands import Entry, PublisherStatistics, SessionCommands
 from rxrealtime.sinks._redis_encode import AUDIO_IN, OMIT, VALID, RecordEncoder, kind_of
@@ -102,7 +101,7 @@ __all__ = ["PublisherStatistics", "RedisPublisher"]
 
 log = logging.getLogger("rxrealtime.redis")
 
-_time = time.time
+_time = micro_time  # every record's "ts": the clock rounded to the microsecond
 _INVALID = ev.InvalidEvent
 _ADMIT = AUDIO_IN | {"response.created"}
 """Received event types the audio policy looks at (and ``session.*``, which name the model)."""
@@ -187,6 +186,7 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         )
         # recorded, not yet encoded: (ts, direction, frame, flags); "end"/"reconnect" too
         self._raw: list[tuple[float, str, Any, int]] = []
+        self._raw_limit = max(_RAW_LIMIT, buffer_size)  # encoded in the tap past it
         self._records: collections.deque[tuple[float, bytes]] = collections.deque()
         self._retry: list[Entry] = []
         self._retry_records = 0
@@ -302,7 +302,7 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
                 frame = bytes(frame)  # a view of a buffer that may be reused
             raw = self._raw
             raw.append((_time(), "in", frame, flags))
-            if not self._queued or len(raw) >= _RAW_LIMIT:
+            if not self._queued or len(raw) >= self._raw_limit:
                 self._pushed()
         except (KeyboardInterrupt, SystemExit):
             raise
@@ -369,10 +369,10 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
 
     # -- ending ---------------------------------------------------------------------------
 
-    def _end(self, reason: str, error: str | None) -> None:
+    def _end(self, reason: str, error: str | None, ts: float | None = None) -> None:
         if self._ended:
             return
-        ts = _time()
+        ts = _time() if ts is None else ts
         self._push(ts, "end", (reason, error), 0)
         self._ended = self._closing = True  # nothing is published after the end record
         self._info.update(status="ended", ended_at=ts, reason=reason, error=error or "")
@@ -439,7 +439,16 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         )
 
     def __repr__(self) -> str:
-        return f"<RedisPublisher session {self.session_id} -> {self._stream}>"
+        return f"<{type(self).__name__} session {self.session_id} -> {self._stream}>"
+
+    def _adopt_start(self, started_at: float) -> None:
+        """Take ``started_at`` as the session's start: the helper process of an
+        :class:`~rxrealtime.sinks.OffloadedRedisPublisher` publishes a session that started in
+        another process (every record's ``t`` counts from it, the index shows it)."""
+        self.started_at = self._encoder.started_at = started_at
+        self._info["started_at"] = started_at
+        if self._index_start is not None:
+            self._index_start = started_at
 
     def _check_flushed(self) -> None:
         if self._closing and self._ended and not self._buffered():

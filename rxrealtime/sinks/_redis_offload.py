@@ -1,0 +1,364 @@
+"""``OffloadedRedisPublisher``: a session published to Redis by a helper process.
+
+::
+
+    async with rr.sinks.OffloadedRedisPublisher(url) as publisher:
+        async with rr.connect(model="gpt-realtime", recorder=publisher) as session:
+            ...
+
+The same publisher as :class:`~rxrealtime.sinks.RedisPublisher` -- the same options, streams,
+records, index and guarantees -- except where the work is done. In the session's process a
+frame is only recorded: the tap decides, as ever, whether it is published (audio deltas left
+out) and appends it to the publisher's buffer. Every ``linger`` seconds one batch of every
+offloaded publisher of the event loop goes down a pipe to one helper process per event loop
+(``python -m rxrealtime.sinks._redis_sidecar``, started with the first publisher, stopped when
+the last one is closed), where a ``RedisPublisher`` per session builds the record lines, scrubs
+secrets and writes to Redis. So the process that must keep audio flowing pays for the tap and
+one pipe write per ``linger``, not for encoding and Redis round trips.
+
+Guarantees, besides the ``RedisPublisher``'s (which the helper process keeps):
+
+* **Order and timing.** Records reach the helper in the order they were recorded, each with the
+  time it was recorded in the session's process (``t`` and ``ts`` are the session's, not the
+  helper's).
+* **Counts.** :meth:`statistics` adds the helper's counts (published, buffered, dropped,
+  errors, retries), which it reports ten times a second, to what the session's process counted
+  (frames, omitted audio); after :meth:`aclose` they are final.
+* **Bounded.** At most ``64 MiB`` wait in the pipe; past that a batch is dropped (counted in
+  ``dropped``, logged), as is everything recorded once the helper process has died (logged as
+  an error). The session itself never fails because of either.
+* **Closing.** :meth:`aclose` sends what is buffered and waits (at most ``close_timeout`` plus
+  five seconds) until the helper has written the session's last record.
+
+Threads: every method runs on the event loop's thread (the one the session runs on). Secrets
+cross the pipe to the helper (a child of this process), never anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import marshal
+import struct
+import sys
+import weakref
+from typing import Any, ClassVar
+
+from rxrealtime.sinks._redis_commands import PublisherStatistics
+from rxrealtime.sinks.redis import RedisPublisher
+from rxrealtime.sources.redis_layout import DEFAULT_URL
+
+__all__ = ["OffloadedRedisPublisher"]
+
+log = logging.getLogger("rxrealtime.redis")
+
+HEADER = struct.Struct(">I")
+"""Every batch down or up the pipe: its length, then a marshalled list of messages (between
+two processes of the same Python: the helper runs ``sys.executable``)."""
+LINE = "line"
+"""The direction of a record sent as its finished line (see :meth:`_Sidecar._pack`)."""
+_MARSHALLED = frozenset({str, bytes, bytearray, tuple})
+"""Frames (and ``"end"``/``"reconnect"`` details) that cross as they are."""
+MAX_BACKLOG = 64 * 1024 * 1024
+"""Bytes that may wait in the pipe to the helper before batches are dropped."""
+_REPORT_SLACK = 5.0
+"""Seconds :meth:`OffloadedRedisPublisher.aclose` allows beyond ``close_timeout``."""
+
+Remote = tuple[int, int, int, int, int, str | None]
+"""The helper's counts of one session: published, buffered, dropped, errors, retries, the latest
+error."""
+
+
+class OffloadedRedisPublisher(RedisPublisher):
+    """:class:`RedisPublisher` whose record encoding and Redis I/O run in a helper process (see
+    the module). Takes the same arguments, except ``client`` (the helper makes its own from
+    ``url``)."""
+
+    def __init__(self, url: str = DEFAULT_URL, **options: Any) -> None:
+        if options.get("client") is not None:
+            raise ValueError("an OffloadedRedisPublisher connects by url, not with a client")
+        super().__init__(url, **options)
+        self._options = {
+            **{k: v for k, v in options.items() if k not in ("secrets", "scrub_env")},
+            "session_id": self.session_id,
+            "meta": dict(options["meta"]) if options.get("meta") else None,
+        }
+        self._sidecar: _Sidecar | None = None
+        self._remote: Remote = (0, 0, 0, 0, 0, None)
+        self._lost = 0  # records dropped on this side (pipe full, helper gone)
+        self._done: asyncio.Future[None] | None = None
+
+    # -- what the helper process needs ------------------------------------------------------
+
+    def _opening(self) -> tuple[Any, ...]:
+        """The message that creates this session's publisher in the helper."""
+        return ("open", self.url, self._options, self.started_at, self._encoder.secrets)
+
+    def _report(self, remote: Remote) -> None:
+        self._remote = remote
+        self.last_error = remote[5] or self.last_error
+
+    # -- the hooks of RedisPublisher ---------------------------------------------------------
+
+    def _pushed(self) -> None:
+        """A record was buffered: the helper gets it with the next batch."""
+        if not self._queued:
+            self._queued = True
+            (self._sidecar or self._join()).ready(self)
+
+    def _join(self) -> _Sidecar:
+        sidecar = self._sidecar = _Sidecar.of_loop()
+        sidecar.open(self)
+        return sidecar
+
+    def add_secrets(self, secrets: Any) -> None:
+        super().add_secrets(secrets)
+        if self._sidecar is not None:
+            self._sidecar.control(("secrets", self.session_id, self._encoder.secrets))
+
+    def _check_flushed(self) -> None:
+        """(The helper finishes the close.)"""
+
+    def _buffered(self) -> int:
+        return len(self._raw) + self._remote[1]
+
+    def close(self) -> None:
+        """End the stream (reason ``closed`` unless it ended already); the helper still writes
+        what is buffered. Idempotent."""
+        if self._sidecar is None and not self._raw:  # nothing was ever recorded
+            self._ended = self._closing = True
+            return
+        self._end("closed", None)
+        self._closing = True
+        sidecar = self._sidecar or self._join()
+        if self._done is None:
+            self._done = sidecar.finish(self)
+
+    async def aclose(self) -> None:
+        """End the stream like :meth:`close` and wait until the helper has written every
+        record (at most ``close_timeout`` + 5 seconds; what it has not written then, it counts
+        as dropped)."""
+        self.close()
+        if self._done is None:
+            return
+        try:
+            async with asyncio.timeout(self._close_timeout + _REPORT_SLACK):
+                await asyncio.shield(self._done)
+        except TimeoutError:
+            log.warning(
+                "session %s: the publishing process did not confirm its end", self.session_id
+            )
+        if self._sidecar is not None:
+            await self._sidecar.left(self)
+
+    def statistics(self) -> PublisherStatistics:
+        """A snapshot of the counters: this process's (frames, omitted audio) and the helper's
+        latest report (see the module)."""
+        published, buffered, dropped, errors, retries, _ = self._remote
+        return PublisherStatistics(
+            session_id=self.session_id,
+            frames=self._frames,
+            published=published,
+            buffered=len(self._raw) + buffered,
+            omitted_audio=self._encoder.omitted,
+            dropped=dropped + self._lost,
+            errors=errors + self._errors,
+            retries=retries,
+            ended=self._ended,
+        )
+
+    def _lose(self, count: int, why: str) -> None:
+        self._lost += count
+        if count:
+            log.warning("session %s: %d records dropped (%s)", self.session_id, count, why)
+
+
+class _Sidecar:
+    """The helper process of one event loop and the batches on their way to it."""
+
+    _of_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sidecar]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    def of_loop(cls) -> _Sidecar:
+        loop = asyncio.get_running_loop()
+        sidecar = cls._of_loop.get(loop)
+        if sidecar is None:
+            sidecar = cls._of_loop[loop] = cls(loop)
+        return sidecar
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._publishers: dict[str, OffloadedRedisPublisher] = {}
+        self._controls: list[tuple[Any, ...]] = []  # sent before the batch's records
+        self._ready: list[OffloadedRedisPublisher] = []
+        self._finishing: list[tuple[Any, ...]] = []  # sent after them
+        self._done: dict[str, asyncio.Future[None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._linger = 0.025
+        self._process: asyncio.subprocess.Process | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._dead: str | None = None
+
+    # -- from the publishers ------------------------------------------------------------------
+
+    def open(self, publisher: OffloadedRedisPublisher) -> None:
+        self._publishers[publisher.session_id] = publisher
+        self._linger = min(self._linger, publisher._linger)
+        self.control(publisher._opening())
+
+    def control(self, message: tuple[Any, ...]) -> None:
+        self._controls.append(message)
+        self._schedule()
+
+    def ready(self, publisher: OffloadedRedisPublisher) -> None:
+        self._ready.append(publisher)
+        self._schedule()
+
+    def finish(self, publisher: OffloadedRedisPublisher) -> asyncio.Future[None]:
+        """The session ended: after its last records, the helper closes its publisher."""
+        done = self._done[publisher.session_id] = self._loop.create_future()
+        self._finishing.append(
+            ("close", publisher.session_id, publisher._encoder.omitted, publisher._connections)
+        )
+        if self._dead is not None:
+            self._send()
+        else:
+            self._schedule()
+        return done
+
+    async def left(self, publisher: OffloadedRedisPublisher) -> None:
+        """``publisher`` is closed; the last one to leave stops the helper process."""
+        self._publishers.pop(publisher.session_id, None)
+        if self._publishers or self._ready or self._finishing:
+            return
+        if self._of_loop.get(self._loop) is self:
+            del self._of_loop[self._loop]
+        await self._stop()
+
+    # -- batches ------------------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if self._timer is None:
+            self._timer = self._loop.call_later(self._linger, self._send)
+
+    def _send(self) -> None:
+        """Send everything recorded since the last batch, in one write."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._process is None and self._dead is None:
+            if self._starting is None:
+                self._starting = self._loop.create_task(self._start())
+            return  # sent once the helper runs
+        messages, self._controls = self._controls, []
+        records: list[tuple[OffloadedRedisPublisher, int]] = []
+        for publisher in self._ready:
+            raw, publisher._raw = publisher._raw, []
+            publisher._queued = False
+            if raw:
+                messages.append(("records", publisher.session_id, raw))
+                records.append((publisher, len(raw)))
+        self._ready = []
+        messages += self._finishing
+        self._finishing = []
+        stdin = self._process.stdin if self._process is not None else None
+        if self._dead is not None or stdin is None:
+            self._lost(records, f"the publishing process is gone: {self._dead}")
+            return
+        if stdin.transport.get_write_buffer_size() > MAX_BACKLOG:
+            self._lost(records, "the publishing process is behind by more than 64 MiB")
+            messages = [m for m in messages if m[0] != "records"]
+        payload = self._pack(messages)
+        stdin.write(HEADER.pack(len(payload)) + payload)
+
+    def _pack(self, messages: list[tuple[Any, ...]]) -> bytes:
+        """``messages`` marshalled. Frames are text or bytes nearly always; a decoded event or
+        a dict given to ``record_in`` is encoded to its record line here instead, by the
+        publisher's own encoder (the line the helper would write), and one that cannot be
+        recorded is left out and counted as a failure of its publisher."""
+        try:
+            return marshal.dumps(messages)
+        except ValueError:
+            return marshal.dumps([self._encoded(message) for message in messages])
+
+    def _encoded(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
+        if message[0] != "records":
+            return message
+        publisher = self._publishers[message[1]]
+        records: list[tuple[float, str, Any, int]] = []
+        for ts, direction, frame, flags in message[2]:
+            kind: type = type(frame)
+            if kind in _MARSHALLED:
+                records.append((ts, direction, frame, flags))
+                continue
+            try:
+                line = publisher._encoder.line(ts, direction, frame, flags)
+            except Exception as error:
+                publisher.failed(error)
+            else:
+                records.append((ts, LINE, line, 0))
+        return (*message[:2], records)
+
+    def _lost(self, records: list[tuple[OffloadedRedisPublisher, int]], why: str) -> None:
+        for publisher, count in records:
+            publisher._lose(count, why)
+        for session_id, done in list(self._done.items()):
+            if self._dead is not None and not done.done():
+                done.set_result(None)
+                del self._done[session_id]
+
+    # -- the helper process -------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "rxrealtime.sinks._redis_sidecar",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+        except OSError as error:
+            self._died(f"cannot start it: {error}")
+        else:
+            self._reader = self._loop.create_task(self._read(self._process))
+        self._send()
+
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        """The helper's reports: counts, and each session's end."""
+        assert process.stdout is not None
+        try:
+            while True:
+                header = await process.stdout.readexactly(HEADER.size)
+                payload = await process.stdout.readexactly(HEADER.unpack(header)[0])
+                for kind, session_id, remote in marshal.loads(payload):
+                    publisher = self._publishers.get(session_id)
+                    if publisher is not None:
+                        publisher._report(remote)
+                    if kind == "closed" and session_id in self._done:
+                        self._done.pop(session_id).set_result(None)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        code = await process.wait()
+        if self._publishers or self._done:
+            self._died(f"it exited with code {code}")
+
+    def _died(self, why: str) -> None:
+        if self._dead is None:
+            self._dead = why
+            log.error("the Redis publishing process failed (%s); records are dropped", why)
+        self._send()
+
+    async def _stop(self) -> None:
+        process, self._process = self._process, None
+        self._dead = self._dead or "stopped"
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        await process.wait()
+        if self._reader is not None:
+            await self._reader

@@ -1,0 +1,173 @@
+"""``OffloadedRedisPublisher``: the same streams as ``RedisPublisher``, written by a helper process.
+
+Against a real Redis and the embedded server: the session published by the helper reads back
+exactly as the in-process publisher's (the same events, in order, and the same index), every
+record carries the session process's own times, the counts come back, the helper stops with the
+last publisher, and a helper killed mid-session costs records (counted, logged), never the
+session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from redis_helpers import KEY, RedisServer, run_session
+
+from rxrealtime import events as ev
+from rxrealtime.recording import read_records
+from rxrealtime.scheduling import to_list
+from rxrealtime.server import serve
+from rxrealtime.sinks import OffloadedRedisPublisher, RedisPublisher
+from rxrealtime.sinks._redis_offload import _Sidecar
+from rxrealtime.sources import StreamLayout, redis_session
+
+
+async def _records(client: aioredis.Redis, prefix: str, session_id: str) -> list[object]:
+    entries = await client.xrange(StreamLayout(prefix).session_stream(session_id))
+    body = b"".join(fields[b"records"] for _, fields in entries)
+    return list(read_records(body.split(b"\n")))
+
+
+async def _info(client: aioredis.Redis, prefix: str, session_id: str) -> dict[str, str]:
+    stored = await client.hgetall(StreamLayout(prefix).session_info(session_id))
+    return {key.decode(): value.decode() for key, value in stored.items()}
+
+
+async def test_it_publishes_what_the_in_process_publisher_does(
+    redis_server: RedisServer, prefix: str, client: aioredis.Redis
+) -> None:
+    before = time.time()
+    async with (
+        serve(realtime_audio=False, api_key=KEY) as server,
+        RedisPublisher(redis_server.url, prefix=prefix, session_id="here") as here,
+        OffloadedRedisPublisher(
+            redis_server.url, prefix=prefix, session_id="there", meta={"k": KEY}
+        ) as there,
+    ):
+        live = await run_session(server.base_url, [here, there], turns=2)
+    after = time.time()
+    assert _Sidecar._of_loop.get(asyncio.get_running_loop()) is None  # the helper stopped
+
+    # the same events, in the same order, read back
+    mine = await to_list(redis_session(redis_server.url, "here", prefix=prefix))
+    theirs = await to_list(redis_session(redis_server.url, "there", prefix=prefix))
+    assert theirs == mine and len(theirs) > 20
+    assert sum(isinstance(e, ev.ResponseDone) for e in theirs) == 2
+    assert sum(isinstance(e, ev.ResponseOutputAudioDelta) for e in live) > 2
+
+    # the same records (both directions, the end), each timed by the session's process
+    records_here = await _records(client, prefix, "here")
+    records_there = await _records(client, prefix, "there")
+    assert [(r.dir, r.fields.get("event")) for r in records_there] == [  # type: ignore[attr-defined]
+        (r.dir, r.fields.get("event"))
+        for r in records_here  # type: ignore[attr-defined]
+    ]
+    assert records_there[-1].dir == "end"  # type: ignore[attr-defined]
+    assert records_there[-1].fields["reason"] == "completed"  # type: ignore[attr-defined]
+    for a, b in zip(records_here, records_there, strict=True):
+        assert abs(a.ts - b.ts) < 0.02  # type: ignore[attr-defined]  # both taps, one moment
+        assert before <= b.ts <= after  # type: ignore[attr-defined]
+    body = orjson.dumps([r.fields for r in records_there])  # type: ignore[attr-defined]
+    assert KEY.encode() not in body
+
+    # the index, and the counts
+    info_here = await _info(client, prefix, "here")
+    info_there = await _info(client, prefix, "there")
+    assert float(info_there["started_at"]) == pytest.approx(there.started_at)
+    for key in ("status", "reason", "model", "records", "omitted_audio", "connections", "dropped"):
+        assert info_there[key] == info_here[key], key
+    assert orjson.loads(info_there["meta"]) == {"k": "***"}
+    mine_stats, theirs_stats = here.statistics(), there.statistics()
+    assert theirs_stats.published == mine_stats.published == len(records_there)
+    assert theirs_stats.frames == mine_stats.frames
+    assert theirs_stats.omitted_audio == mine_stats.omitted_audio > 0
+    assert theirs_stats.buffered == theirs_stats.dropped == theirs_stats.errors == 0
+    assert theirs_stats.ended
+
+
+async def test_many_sessions_share_one_helper_and_records_keep_their_order(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    publishers = [
+        OffloadedRedisPublisher(redis_server.url, prefix=prefix, session_id=f"m{i}")
+        for i in range(20)
+    ]
+    for n in range(50):
+        for i, publisher in enumerate(publishers):
+            publisher.record_in(f'{{"type":"x.y","event_id":"e{i}-{n}"}}')
+        if n % 10 == 0:
+            await asyncio.sleep(0.03)
+    sidecar = _Sidecar._of_loop[asyncio.get_running_loop()]
+    assert all(p._sidecar is sidecar for p in publishers)
+    await asyncio.gather(*(p.aclose() for p in publishers))
+    for i, publisher in enumerate(publishers):
+        events = await to_list(redis_session(redis_server.url, f"m{i}", prefix=prefix))
+        assert [e.event_id for e in events] == [f"e{i}-{n}" for n in range(50)]
+        stats = publisher.statistics()
+        assert stats.published == 51 and stats.frames == 50 and stats.buffered == 0
+
+
+async def test_a_killed_helper_costs_records_not_the_session(
+    redis_server: RedisServer, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serve(realtime_audio=False, api_key=KEY) as server:
+        publisher = OffloadedRedisPublisher(redis_server.url, prefix=prefix, session_id="k")
+        killed = False
+
+        async def kill(turn: int) -> None:
+            nonlocal killed
+            if turn == 0:
+                await wait_until(lambda: publisher.statistics().published > 0)
+                sidecar = publisher._sidecar
+                assert sidecar is not None and sidecar._process is not None
+                os.kill(sidecar._process.pid, signal.SIGKILL)
+                await wait_until(lambda: sidecar._dead is not None)
+                killed = True
+
+        with caplog.at_level(logging.WARNING, logger="rxrealtime.redis"):
+            live = await run_session(server.base_url, publisher, turns=3, between=kill)
+            await asyncio.wait_for(publisher.aclose(), 30)
+    assert killed and sum(isinstance(e, ev.ResponseDone) for e in live) == 3
+    stats = publisher.statistics()
+    assert stats.dropped > 0  # everything recorded after the kill
+    assert "the Redis publishing process failed" in caplog.text
+    assert "records dropped" in caplog.text
+
+
+async def test_nothing_recorded_nothing_started(redis_server: RedisServer, prefix: str) -> None:
+    async with OffloadedRedisPublisher(redis_server.url, prefix=prefix) as publisher:
+        pass
+    assert publisher._sidecar is None and publisher.statistics().ended
+    with pytest.raises(ValueError, match="by url"):
+        OffloadedRedisPublisher(client=object())
+
+
+async def wait_until(condition: object, within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_events_and_dicts_cross_too_and_what_cannot_is_counted(
+    redis_server: RedisServer, prefix: str, client: aioredis.Redis
+) -> None:
+    async with OffloadedRedisPublisher(redis_server.url, prefix=prefix, session_id="o") as p:
+        p.record_in(ev.decode('{"type":"input_audio_buffer.cleared","event_id":"e1"}'))
+        p.record_out({"type": "response.cancel", "event_id": "c1"})
+        p.record_in(lambda: None)  # type: ignore[arg-type]  # not a frame, and not picklable
+        p.record_in('{"type":"input_audio_buffer.cleared","event_id":"e2"}')
+    events = await to_list(redis_session(redis_server.url, "o", prefix=prefix))
+    assert [e.event_id for e in events] == ["e1", "e2"]
+    records = await _records(client, prefix, "o")
+    assert [r.dir for r in records] == ["in", "out", "in", "end"]  # type: ignore[attr-defined]
+    assert records[1].fields["event"] == {"type": "response.cancel", "event_id": "c1"}  # type: ignore[attr-defined]
+    stats = p.statistics()
+    assert stats.errors == 1 and stats.published == 4 and stats.frames == 4
