@@ -44,6 +44,8 @@ import sys
 import weakref
 from typing import Any, ClassVar
 
+import orjson
+
 from rxrealtime.sinks._redis_commands import PublisherStatistics
 from rxrealtime.sinks.redis import RedisPublisher
 from rxrealtime.sources.redis_layout import DEFAULT_URL
@@ -81,7 +83,10 @@ class OffloadedRedisPublisher(RedisPublisher):
         self._options = {
             **{k: v for k, v in options.items() if k not in ("secrets", "scrub_env")},
             "session_id": self.session_id,
-            "meta": dict(options["meta"]) if options.get("meta") else None,
+            # JSON values cross the pipe (a value JSON cannot carry is refused here, at once)
+            "meta": orjson.loads(orjson.dumps(dict(options["meta"])))
+            if options.get("meta")
+            else None,
         }
         self._sidecar: _Sidecar | None = None
         self._remote: Remote = (0, 0, 0, 0, 0, None)
@@ -196,7 +201,7 @@ class _Sidecar:
         self._finishing: list[tuple[Any, ...]] = []  # sent after them
         self._done: dict[str, asyncio.Future[None]] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._linger = 0.025
+        self._linger: float | None = None  # the shortest of its publishers'
         self._process: asyncio.subprocess.Process | None = None
         self._starting: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -206,7 +211,8 @@ class _Sidecar:
 
     def open(self, publisher: OffloadedRedisPublisher) -> None:
         self._publishers[publisher.session_id] = publisher
-        self._linger = min(self._linger, publisher._linger)
+        linger = publisher._linger
+        self._linger = linger if self._linger is None else min(self._linger, linger)
         self.control(publisher._opening())
 
     def control(self, message: tuple[Any, ...]) -> None:
@@ -242,7 +248,7 @@ class _Sidecar:
 
     def _schedule(self) -> None:
         if self._timer is None:
-            self._timer = self._loop.call_later(self._linger, self._send)
+            self._timer = self._loop.call_later(self._linger or 0.0, self._send)
 
     def _send(self) -> None:
         """Send everything recorded since the last batch, in one write."""
@@ -271,7 +277,12 @@ class _Sidecar:
         if stdin.transport.get_write_buffer_size() > MAX_BACKLOG:
             self._lost(records, "the publishing process is behind by more than 64 MiB")
             messages = [m for m in messages if m[0] != "records"]
-        payload = self._pack(messages)
+        try:
+            payload = self._pack(messages)
+        except Exception as error:  # a bug of ours: this batch is lost, the session goes on
+            log.exception("cannot send a batch to the publishing process")
+            self._lost(records, f"{type(error).__name__}: {error}")
+            return
         stdin.write(HEADER.pack(len(payload)) + payload)
 
     def _pack(self, messages: list[tuple[Any, ...]]) -> bytes:

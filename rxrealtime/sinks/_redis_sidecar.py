@@ -29,6 +29,7 @@ from rxrealtime.sinks.redis import RedisPublisher
 
 __all__ = ["main"]
 
+log = logging.getLogger("rxrealtime.redis")
 _REPORT_EVERY = 0.1
 
 
@@ -123,7 +124,10 @@ async def _serve() -> None:
             except asyncio.IncompleteReadError:
                 break
             for message in marshal.loads(payload):
-                helper.handle(message)
+                try:
+                    helper.handle(message)
+                except Exception:  # a bug of ours: logged, the other sessions go on
+                    log.exception("cannot handle %r", message[:2])
         await helper.finish()
     finally:
         reporting.cancel()

@@ -147,6 +147,10 @@ async def test_nothing_recorded_nothing_started(redis_server: RedisServer, prefi
     assert publisher._sidecar is None and publisher.statistics().ended
     with pytest.raises(ValueError, match="by url"):
         OffloadedRedisPublisher(client=object())
+    with pytest.raises(TypeError):  # meta crosses the pipe as JSON values
+        OffloadedRedisPublisher(redis_server.url, meta={"when": object()})
+    with pytest.raises(TypeError):  # an argument RedisPublisher does not take
+        OffloadedRedisPublisher(redis_server.url, colour="blue")
 
 
 async def wait_until(condition: object, within: float = 30.0) -> None:
