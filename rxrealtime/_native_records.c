@@ -347,8 +347,10 @@ plain_line(PyObject *item, double origin, Py_ssize_t limit, Py_ssize_t depth, Py
     else {
         return Py_None;
     }
-    if (valid != Py_True && !(PyLong_CheckExact(valid) && PyLong_AsLong(valid) == 1)) {
-        return Py_None; /* (PyLong_AsLong cannot fail on an int: -1 with an error is not 1) */
+    int overflow = 0;
+    if (valid != Py_True
+        && !(PyLong_CheckExact(valid) && PyLong_AsLongAndOverflow(valid, &overflow) == 1)) {
+        return Py_None; /* (a huge int sets overflow, never an exception) */
     }
     double stamp = PyFloat_AS_DOUBLE(ts);
     double micros = (stamp - origin) * 1e6;
@@ -493,15 +495,16 @@ encode_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             native = 0;
         }
     }
-    PyObject *frames = PySequence_Fast(args[0], "frames must be iterable");
+    /* a tuple of its own: the fallback (Python code) cannot change what is being encoded */
+    PyObject *frames = PySequence_Tuple(args[0]);
     if (frames == NULL) {
         PyMem_Free(secrets);
         return NULL;
     }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(frames);
+    Py_ssize_t count = PyTuple_GET_SIZE(frames);
     PyObject *out = PyList_New(count);
     for (Py_ssize_t i = 0; out != NULL && i < count; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(frames, i);
+        PyObject *item = PyTuple_GET_ITEM(frames, i);
         PyObject *line = Py_None;
         if (native) {
             line = plain_line(item, origin, limit, depth, dumps, secrets, nsecrets);
