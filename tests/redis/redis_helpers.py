@@ -27,6 +27,7 @@ from rxrealtime import events as ev
 from rxrealtime import operators as ops
 from rxrealtime.scheduling import first
 from rxrealtime.sinks import RedisPublisher
+from rxrealtime.sources import StreamLayout
 
 KEY = "sk-test-redis-0123456789abcdefghij"
 
@@ -206,3 +207,9 @@ async def wait_for(
             if condition():
                 return
             await asyncio.sleep(0.01)
+
+
+async def stored_info(client: Any, prefix: str, session_id: str) -> dict[str, str]:
+    """A published session's info hash (its index entry), decoded."""
+    stored = await client.hgetall(StreamLayout(prefix).session_info(session_id))
+    return {key.decode(): value.decode() for key, value in stored.items()}

@@ -18,7 +18,7 @@ import time
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from redis_helpers import KEY, RedisServer, run_session
+from redis_helpers import KEY, RedisServer, run_session, stored_info
 
 from rxrealtime import events as ev
 from rxrealtime.recording import read_records
@@ -33,11 +33,6 @@ async def _records(client: aioredis.Redis, prefix: str, session_id: str) -> list
     entries = await client.xrange(StreamLayout(prefix).session_stream(session_id))
     body = b"".join(fields[b"records"] for _, fields in entries)
     return list(read_records(body.split(b"\n")))
-
-
-async def _info(client: aioredis.Redis, prefix: str, session_id: str) -> dict[str, str]:
-    stored = await client.hgetall(StreamLayout(prefix).session_info(session_id))
-    return {key.decode(): value.decode() for key, value in stored.items()}
 
 
 async def test_it_publishes_what_the_in_process_publisher_does(
@@ -78,8 +73,8 @@ async def test_it_publishes_what_the_in_process_publisher_does(
     assert KEY.encode() not in body
 
     # the index, and the counts
-    info_here = await _info(client, prefix, "here")
-    info_there = await _info(client, prefix, "there")
+    info_here = await stored_info(client, prefix, "here")
+    info_there = await stored_info(client, prefix, "there")
     assert float(info_there["started_at"]) == pytest.approx(there.started_at)
     for key in ("status", "reason", "model", "records", "omitted_audio", "connections", "dropped"):
         assert info_there[key] == info_here[key], key

@@ -11,7 +11,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 from hostile_peer import Peer, hostile_server, nested
-from redis_helpers import RedisServer
+from redis_helpers import RedisServer, stored_info
 
 import rxrealtime as rr
 from rxrealtime import events as ev
@@ -44,11 +44,6 @@ async def _records(client: aioredis.Redis, prefix: str, session_id: str) -> list
     body = b"".join(fields[b"records"] for _, fields in entries)
     assert KEY.encode() not in body
     return [dict(record.fields) for record in read_records(body.split(b"\n"))]
-
-
-async def _info(client: aioredis.Redis, prefix: str, session_id: str) -> dict[str, str]:
-    stored = await client.hgetall(StreamLayout(prefix).session_info(session_id))
-    return {key.decode(): value.decode() for key, value in stored.items()}
 
 
 async def test_every_connection_is_published_across_reconnects(
@@ -88,7 +83,7 @@ async def test_every_connection_is_published_across_reconnects(
     assert [r["event"]["n"] for r in records if r["dir"] == "out"] == [1, 2]
     replayed = await to_list(redis_session(redis_server.url, "re", prefix=prefix))
     assert replayed == [e for e in seen if not isinstance(e, rr.Reconnected)]
-    info = await _info(client, prefix, "re")
+    info = await stored_info(client, prefix, "re")
     assert (info["status"], info["reason"], info["connections"]) == ("ended", "completed", "2")
 
 
@@ -110,7 +105,7 @@ async def test_an_abnormal_end_is_published_when_the_session_ends(
     records = await _records(client, prefix, "bad")
     assert records[-1]["dir"] == "end" and records[-1]["reason"] == "error"
     assert "1011" in records[-1]["error"] and "***" in records[-1]["error"]
-    info = await _info(client, prefix, "bad")
+    info = await stored_info(client, prefix, "bad")
     assert info["status"] == "ended" and info["reason"] == "error" and KEY not in info["error"]
 
 
@@ -217,5 +212,5 @@ async def test_the_tap_publishes_what_a_session_reports(
     assert records[5]["event"]["note"] == "***"
     assert records[6]["raw"] == "not json"
     assert publisher.model == "gpt-realtime-mini"
-    info = await _info(client, prefix, "tap")
+    info = await stored_info(client, prefix, "tap")
     assert info["model"] == "gpt-realtime-mini" and orjson.loads(info["connections"]) == 2
