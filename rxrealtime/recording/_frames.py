@@ -53,6 +53,12 @@ _T = TypeVar("_T")
 _dumps = orjson.dumps
 
 
+def _vouched(item: tuple[float, str, Any, int]) -> bool:
+    """Whether a batch item is a frame vouched for (direction ``"in"``/``"out"``, flags ``1``):
+    one :meth:`FrameEncoder.lines_with` encodes itself."""
+    return item[3] == 1 and item[1] in _FRAME_DIRECTIONS
+
+
 class FrameEncoder:
     """The record line of each frame.
 
@@ -131,7 +137,7 @@ class FrameEncoder:
             one = self._one_line
 
             def fallback(item: tuple[float, str, Any, int], origin: float) -> bytes | _T:
-                if item[3] == 1 and item[1] in _FRAME_DIRECTIONS:  # a frame the C encoder declined
+                if _vouched(item):  # a frame the C encoder declined
                     return one(item, origin)
                 return other(item, origin)
 
@@ -141,7 +147,7 @@ class FrameEncoder:
         out: list[bytes | _T] = []
         run: list[tuple[float, Direction, object, int]] = []
         for item in items:
-            if item[3] == 1 and item[1] in _FRAME_DIRECTIONS:
+            if _vouched(item):
                 run.append(item)
                 continue
             if run:

@@ -29,7 +29,17 @@ from rxrealtime.recording import (
     reconnect_record,
 )
 
-__all__ = ["AUDIO_IN", "KEEP", "MARKER", "OMIT", "SESSION", "VALID", "RecordEncoder", "kind_of"]
+__all__ = [
+    "AUDIO_IN",
+    "KEEP",
+    "LINE",
+    "MARKER",
+    "OMIT",
+    "SESSION",
+    "VALID",
+    "RecordEncoder",
+    "kind_of",
+]
 
 AUDIO_IN = frozenset({"response.output_audio.delta", "response.audio.delta"})
 AUDIO_OUT = frozenset({"input_audio_buffer.append"})
@@ -44,6 +54,10 @@ MARKER: Final = 2
 """Flag: publish it with its ``delta`` emptied (a response's first audio delta)."""
 SESSION: Final = 4
 """Flag: a ``session.*`` event (parsed when encoded, to learn the model)."""
+
+LINE: Final = "line"
+"""The direction of a recorded item that is already its finished record line (a frame an
+offloaded publisher's session process encoded itself)."""
 
 _PREFIX = '{"type":"'
 _T = TypeVar("_T")

@@ -47,6 +47,7 @@ from typing import Any, ClassVar
 import orjson
 
 from rxrealtime.sinks._redis_commands import PublisherStatistics
+from rxrealtime.sinks._redis_encode import LINE
 from rxrealtime.sinks.redis import RedisPublisher
 from rxrealtime.sources.redis_layout import DEFAULT_URL
 
@@ -57,8 +58,6 @@ log = logging.getLogger("rxrealtime.redis")
 HEADER = struct.Struct(">I")
 """Every batch down or up the pipe: its length, then a marshalled list of messages (between
 two processes of the same Python: the helper runs ``sys.executable``)."""
-LINE = "line"
-"""The direction of a record sent as its finished line (see :meth:`_Sidecar._pack`)."""
 _MARSHALLED = frozenset({str, bytes, bytearray, tuple})
 """Frames (and ``"end"``/``"reconnect"`` details) that cross as they are."""
 MAX_BACKLOG = 64 * 1024 * 1024
@@ -159,12 +158,12 @@ class OffloadedRedisPublisher(RedisPublisher):
     def statistics(self) -> PublisherStatistics:
         """A snapshot of the counters: this process's (frames, omitted audio) and the helper's
         latest report (see the module)."""
-        published, buffered, dropped, errors, retries, _ = self._remote
+        published, _, dropped, errors, retries, _ = self._remote
         return PublisherStatistics(
             session_id=self.session_id,
             frames=self._frames,
             published=published,
-            buffered=len(self._raw) + buffered,
+            buffered=self._buffered(),
             omitted_audio=self._encoder.omitted,
             dropped=dropped + self._lost,
             errors=errors + self._errors,
@@ -316,10 +315,11 @@ class _Sidecar:
     def _lost(self, records: list[tuple[OffloadedRedisPublisher, int]], why: str) -> None:
         for publisher, count in records:
             publisher._lose(count, why)
-        for session_id, done in list(self._done.items()):
-            if self._dead is not None and not done.done():
-                done.set_result(None)
-                del self._done[session_id]
+        if self._dead is not None:  # no session's end will be confirmed now
+            for done in self._done.values():
+                if not done.done():
+                    done.set_result(None)
+            self._done.clear()
 
     # -- the helper process -------------------------------------------------------------------
 

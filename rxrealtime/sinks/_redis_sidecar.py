@@ -24,7 +24,7 @@ import marshal
 import sys
 from typing import Any
 
-from rxrealtime.sinks._redis_offload import HEADER, LINE, Remote
+from rxrealtime.sinks._redis_offload import HEADER, Remote
 from rxrealtime.sinks.redis import RedisPublisher
 
 __all__ = ["main"]
@@ -56,7 +56,7 @@ class _Helper:
         kind = message[0]
         if kind == "records":
             _, session_id, records = message
-            self._record(self._publishers[session_id], records)
+            self._publishers[session_id]._adopt_records(records)
         elif kind == "open":
             _, url, options, started_at, secrets = message
             publisher = RedisPublisher(url, **options, secrets=secrets, scrub_env=False)
@@ -74,24 +74,9 @@ class _Helper:
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
-    @staticmethod
-    def _record(publisher: RedisPublisher, records: list[tuple[float, str, Any, int]]) -> None:
-        push = publisher._push
-        for ts, direction, frame, flags in records:
-            if direction == LINE:  # encoded by the session's process already
-                publisher._encode()
-                publisher._records.append((ts, frame))
-            elif direction == "end":
-                publisher._end(frame[0], frame[1], ts)
-            else:
-                if direction == "reconnect":
-                    publisher._connections = max(publisher._connections, frame[0])
-                push(ts, direction, frame, flags)
-
     async def _close(self, session_id: str, omitted: int, connections: int) -> None:
         publisher = self._publishers[session_id]
-        publisher._encoder.omitted = omitted  # what the session's process left out
-        publisher._connections = max(publisher._connections, connections)
+        publisher._adopt_counts(omitted, connections)
         await publisher.aclose()
         del self._publishers[session_id]
         self._write([("closed", session_id, _counts(publisher))])

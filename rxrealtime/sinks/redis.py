@@ -83,7 +83,7 @@ from rxrealtime.masking import ordered_secrets, redact
 from rxrealtime.recording import FrameTap, micro_time
 from rxrealtime.sinks._redis_buffer import _RAW_LIMIT, PublisherBuffer
 from rxrealtime.sinks._redis_commands import Entry, PublisherStatistics, SessionCommands
-from rxrealtime.sinks._redis_encode import AUDIO_IN, OMIT, VALID, RecordEncoder, kind_of
+from rxrealtime.sinks._redis_encode import AUDIO_IN, LINE, OMIT, VALID, RecordEncoder, kind_of
 from rxrealtime.sinks._redis_link import Link, link_for
 from rxrealtime.sinks._redis_wrap import PublishingTransport
 from rxrealtime.sources.redis_layout import (
@@ -249,13 +249,16 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
             self._last_close = None
             self._tap_connection(self._connections, code, reason)
 
-    def _tap_connection(self, connection: int, code: int | None, reason: str | None) -> None:
+    def _tap_connection(
+        self, connection: int, code: int | None, reason: str | None, ts: float | None = None
+    ) -> None:
         """Connection number ``connection`` (2, 3, ...) starts; the previous one closed with
         ``code``/``reason`` (``None`` for a planned recycle)."""
         try:
             if not self._ended:
                 self._connections = max(self._connections, connection)
-                self._push(_time(), "reconnect", (connection, code, reason), 0)
+                ts = _time() if ts is None else ts
+                self._push(ts, "reconnect", (connection, code, reason), 0)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as error:
@@ -449,6 +452,27 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         self._info["started_at"] = started_at
         if self._index_start is not None:
             self._index_start = started_at
+
+    def _adopt_records(self, records: list[tuple[float, str, Any, int]]) -> None:
+        """Publish what the session's process of an offloaded publisher buffered, with its
+        times: frames (as its tap admitted them), ``"reconnect"`` and ``"end"`` records, and
+        finished lines (:data:`LINE`)."""
+        for ts, direction, frame, flags in records:
+            if direction == LINE:
+                self._encode()  # what came before it first
+                self._records.append((ts, frame))
+            elif direction == "end":
+                self._end(frame[0], frame[1], ts)
+            elif direction == "reconnect":
+                connection, code, reason = frame
+                self._tap_connection(connection, code, reason, ts)
+            else:
+                self._push(ts, direction, frame, flags)
+
+    def _adopt_counts(self, omitted_audio: int, connections: int) -> None:
+        """The counts the session's process of an offloaded publisher kept, for the index."""
+        self._encoder.omitted = omitted_audio
+        self._connections = max(self._connections, connections)
 
     def _check_flushed(self) -> None:
         if self._closing and self._ended and not self._buffered():
