@@ -9,8 +9,10 @@
 The same publisher as :class:`~rxrealtime.sinks.RedisPublisher` -- the same options, streams,
 records, index and guarantees -- except where the work is done. In the session's process a
 frame is only recorded: the tap decides, as ever, whether it is published (audio deltas left
-out) and appends it to the publisher's buffer. Every ``linger`` seconds one batch of every
-offloaded publisher of the event loop goes down a pipe to one helper process per event loop
+out) and writes it, with its time and flags, straight into the bytes that will cross the pipe
+(the format of :mod:`rxrealtime.sinks._redis_wire`). Every ``linger`` seconds one batch of
+every offloaded publisher of the event loop goes down a pipe to one helper process per event
+loop
 (``python -m rxrealtime.sinks._redis_sidecar``, started with the first publisher, stopped when
 the last one is closed), where a ``RedisPublisher`` per session builds the record lines, scrubs
 secrets and writes to Redis. So the process that must keep audio flowing pays for the tap and
@@ -37,6 +39,8 @@ cross the pipe to the helper (a child of this process), never anything else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
 import marshal
 import struct
@@ -57,9 +61,11 @@ log = logging.getLogger("rxrealtime.redis")
 
 HEADER = struct.Struct(">I")
 """Every batch down or up the pipe: its length, then a marshalled list of messages (between
-two processes of the same Python: the helper runs ``sys.executable``)."""
-_MARSHALLED = frozenset({str, bytes, bytearray, tuple})
-"""Frames (and ``"end"``/``"reconnect"`` details) that cross as they are."""
+two processes of the same Python: the helper runs ``sys.executable``); down the pipe, the wire
+bytes of each ``("wire", session_id, size)`` message follow the list, in order."""
+PIPE_SIZE = 1024 * 1024
+"""The pipe's capacity asked for (Linux's default maximum; 64 KiB when refused): fewer,
+larger writes."""
 MAX_BACKLOG = 64 * 1024 * 1024
 """Bytes that may wait in the pipe to the helper before batches are dropped."""
 _REPORT_SLACK = 5.0
@@ -74,6 +80,8 @@ class OffloadedRedisPublisher(RedisPublisher):
     """:class:`RedisPublisher` whose record encoding and Redis I/O run in a helper process (see
     the module). Takes the same arguments, except ``client`` (the helper makes its own from
     ``url``)."""
+
+    _WIRE = True
 
     def __init__(self, url: str = DEFAULT_URL, **options: Any) -> None:
         if options.get("client") is not None:
@@ -104,6 +112,23 @@ class OffloadedRedisPublisher(RedisPublisher):
 
     # -- the hooks of RedisPublisher ---------------------------------------------------------
 
+    def _push(self, ts: float, direction: str, frame: object, flags: int) -> None:
+        """A record made here (a frame sent or given to ``record_in``, ``"end"``,
+        ``"reconnect"``), written after what the tap wrote. A decoded event (which the wire
+        does not carry) is encoded to its record line here, by this publisher's encoder: the
+        line the helper would write; a value that cannot be recorded is counted as a failure."""
+        tap = self._receive
+        try:
+            try:
+                tap.append(ts, direction, frame, flags)
+            except ValueError:
+                tap.append(ts, LINE, self._encoder.line(ts, direction, frame, flags), 0)
+        except Exception as error:
+            self.failed(error)
+            return
+        if not self._queued:
+            self._pushed()
+
     def _pushed(self) -> None:
         """A record was buffered: the helper gets it with the next batch."""
         if not self._queued:
@@ -124,12 +149,12 @@ class OffloadedRedisPublisher(RedisPublisher):
         """(The helper finishes the close.)"""
 
     def _buffered(self) -> int:
-        return len(self._raw) + self._remote[1]
+        return self._receive.wire_records + self._remote[1]
 
     def close(self) -> None:
         """End the stream (reason ``closed`` unless it ended already); the helper still writes
         what is buffered. Idempotent."""
-        if self._sidecar is None and not self._raw:  # nothing was ever recorded
+        if self._sidecar is None and not self._receive.wire_records:  # nothing was recorded
             self._ended = self._closing = True
             return
         self._end("closed", None)
@@ -260,12 +285,16 @@ class _Sidecar:
             return  # sent once the helper runs
         messages, self._controls = self._controls, []
         records: list[tuple[OffloadedRedisPublisher, int]] = []
+        wires: list[bytes] = []
         for publisher in self._ready:
-            raw, publisher._raw = publisher._raw, []
+            tap = publisher._receive
             publisher._queued = False
-            if raw:
-                messages.append(("records", publisher.session_id, raw))
-                records.append((publisher, len(raw)))
+            count = tap.wire_records
+            if count:
+                wire = tap.take_wire()
+                messages.append(("wire", publisher.session_id, len(wire)))
+                records.append((publisher, count))
+                wires.append(wire)
         self._ready = []
         messages += self._finishing
         self._finishing = []
@@ -275,42 +304,17 @@ class _Sidecar:
             return
         if stdin.transport.get_write_buffer_size() > MAX_BACKLOG:
             self._lost(records, "the publishing process is behind by more than 64 MiB")
-            messages = [m for m in messages if m[0] != "records"]
+            messages = [m for m in messages if m[0] != "wire"]
+            wires = []
         try:
-            payload = self._pack(messages)
+            payload = marshal.dumps(messages)
         except Exception as error:  # a bug of ours: this batch is lost, the session goes on
             log.exception("cannot send a batch to the publishing process")
             self._lost(records, f"{type(error).__name__}: {error}")
             return
         stdin.write(HEADER.pack(len(payload)) + payload)
-
-    def _pack(self, messages: list[tuple[Any, ...]]) -> bytes:
-        """``messages`` marshalled. Frames are text or bytes nearly always; a decoded event or
-        a dict given to ``record_in`` is encoded to its record line here instead, by the
-        publisher's own encoder (the line the helper would write), and one that cannot be
-        recorded is left out and counted as a failure of its publisher."""
-        try:
-            return marshal.dumps(messages)
-        except ValueError:
-            return marshal.dumps([self._encoded(message) for message in messages])
-
-    def _encoded(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
-        if message[0] != "records":
-            return message
-        publisher = self._publishers[message[1]]
-        records: list[tuple[float, str, Any, int]] = []
-        for ts, direction, frame, flags in message[2]:
-            kind: type = type(frame)
-            if kind in _MARSHALLED:
-                records.append((ts, direction, frame, flags))
-                continue
-            try:
-                line = publisher._encoder.line(ts, direction, frame, flags)
-            except Exception as error:
-                publisher.failed(error)
-            else:
-                records.append((ts, LINE, line, 0))
-        return (*message[:2], records)
+        for wire in wires:
+            stdin.write(wire)
 
     def _lost(self, records: list[tuple[OffloadedRedisPublisher, int]], why: str) -> None:
         for publisher, count in records:
@@ -335,6 +339,7 @@ class _Sidecar:
         except OSError as error:
             self._died(f"cannot start it: {error}")
         else:
+            _widen(self._process)
             self._reader = self._loop.create_task(self._read(self._process))
         self._send()
 
@@ -373,3 +378,14 @@ class _Sidecar:
         await process.wait()
         if self._reader is not None:
             await self._reader
+
+
+def _widen(process: asyncio.subprocess.Process) -> None:
+    """Ask for a :data:`PIPE_SIZE` pipe to the helper (Linux; elsewhere, or when refused, the
+    pipe keeps its size)."""
+    setting = getattr(fcntl, "F_SETPIPE_SZ", None)
+    pipe = process.stdin.transport.get_extra_info("pipe") if process.stdin else None
+    if setting is None or pipe is None:
+        return
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(pipe.fileno(), setting, PIPE_SIZE)

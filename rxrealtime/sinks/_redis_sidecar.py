@@ -7,8 +7,9 @@ marshalled list, see :mod:`rxrealtime.sinks._redis_offload`), keeps one
 session's counts, and each session's ``"closed"`` once everything it recorded is written.
 
 Messages in: ``("open", url, options, started_at, secrets)``, ``("secrets", id, secrets)``,
-``("records", id, [(ts, direction, frame, flags), ...])`` (as the session's publisher buffered
-them: frames, ``"reconnect"`` and ``"end"``; a ``"line"`` holds its finished record line),
+``("wire", id, size)`` (``size`` bytes after the list hold the session's records, as its
+publisher recorded them, in the format of :mod:`rxrealtime.sinks._redis_wire`: frames,
+``"reconnect"`` and ``"end"``; a ``"line"`` holds its finished record line),
 ``("close", id, omitted_audio, connections)``.
 Messages out: ``("stats", id, counts)``, ``("closed", id, counts)``. At the end of stdin (the
 session's process closed it, or died) every open session is closed and the process exits.
@@ -25,6 +26,7 @@ import sys
 from typing import Any
 
 from rxrealtime.sinks._redis_offload import HEADER, Remote
+from rxrealtime.sinks._redis_wire import decode_wire
 from rxrealtime.sinks.redis import RedisPublisher
 
 __all__ = ["main"]
@@ -102,23 +104,34 @@ async def _serve() -> None:
     helper = _Helper(out)
     reporting = loop.create_task(helper.report())
     try:
-        while True:
-            try:
-                header = await reader.readexactly(HEADER.size)
-                payload = await reader.readexactly(HEADER.unpack(header)[0])
-            except asyncio.IncompleteReadError:
-                break
-            for message in marshal.loads(payload):
-                try:
-                    helper.handle(message)
-                except Exception:  # a bug of ours: logged, the other sessions go on
-                    log.exception("cannot handle %r", message[:2])
+        while await _batch(reader, helper):
+            pass
         await helper.finish()
     finally:
         reporting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reporting
         out.close()
+
+
+async def _batch(reader: asyncio.StreamReader, helper: _Helper) -> bool:
+    """Read and handle one batch; ``False`` at the end of stdin."""
+    try:
+        header = await reader.readexactly(HEADER.size)
+        messages = marshal.loads(await reader.readexactly(HEADER.unpack(header)[0]))
+        for message in messages:
+            if message[0] == "wire":  # its records follow: read them whatever happens next
+                wire = await reader.readexactly(message[2])
+                message = ("records", message[1], wire)
+            try:
+                if message[0] == "records":
+                    message = (*message[:2], decode_wire(message[2]))
+                helper.handle(message)
+            except Exception:  # a bug of ours: logged, the other sessions go on
+                log.exception("cannot handle %r", message[:2])
+    except asyncio.IncompleteReadError:
+        return False
+    return True
 
 
 def main() -> None:

@@ -73,7 +73,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from reactivex import abc
 
@@ -83,8 +83,9 @@ from rxrealtime.masking import ordered_secrets, redact
 from rxrealtime.recording import FrameTap, micro_time
 from rxrealtime.sinks._redis_buffer import _RAW_LIMIT, PublisherBuffer
 from rxrealtime.sinks._redis_commands import Entry, PublisherStatistics, SessionCommands
-from rxrealtime.sinks._redis_encode import AUDIO_IN, LINE, OMIT, VALID, RecordEncoder, kind_of
+from rxrealtime.sinks._redis_encode import AUDIO_IN, LINE, OMIT, RecordEncoder, kind_of
 from rxrealtime.sinks._redis_link import Link, link_for
+from rxrealtime.sinks._redis_tap import ReceiveTap, Record
 from rxrealtime.sinks._redis_wrap import PublishingTransport
 from rxrealtime.sources.redis_layout import (
     DEFAULT_PREFIX,
@@ -102,7 +103,6 @@ __all__ = ["PublisherStatistics", "RedisPublisher"]
 log = logging.getLogger("rxrealtime.redis")
 
 _time = micro_time  # every record's "ts": the clock rounded to the microsecond
-_INVALID = ev.InvalidEvent
 _ADMIT = AUDIO_IN | {"response.created"}
 """Received event types the audio policy looks at (and ``session.*``, which name the model)."""
 _APPEND = '{"type":"input_audio_buffer.append"'
@@ -133,6 +133,10 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         linger: how long the writer waits, once woken, for more records before a round trip
             (fewer, larger writes; the first publisher of a loop and Redis sets it).
     """
+
+    _WIRE: ClassVar[bool] = False
+    """Whether the receive tap writes the wire format (an offloaded publisher's) instead of
+    appending to ``_raw``."""
 
     def __init__(
         self,
@@ -184,8 +188,12 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         self._encoder = RecordEncoder(
             self.started_at, include_audio, ordered_secrets([*secrets, env_key])
         )
-        # recorded, not yet encoded: (ts, direction, frame, flags); "end"/"reconnect" too
-        self._raw: list[tuple[float, str, Any, int]] = []
+        # every frame received goes through it; it holds what is recorded, not yet encoded
+        # (``_raw``: (ts, direction, frame, flags); "end"/"reconnect" too), the frame count
+        # (``_frames``) and whether the stream ended (``_ended``)
+        self._receive = ReceiveTap(
+            _ADMIT, self._encoder.admit, self._pushed, self.failed, _time, wire=self._WIRE
+        )
         self._raw_limit = max(_RAW_LIMIT, buffer_size)  # encoded in the tap past it
         self._records: collections.deque[tuple[float, bytes]] = collections.deque()
         self._retry: list[Entry] = []
@@ -195,7 +203,6 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         self._seq = 0
         self._link: Link | None = None
         self._queued = False  # the link knows this publisher has something to write
-        self._ended = False
         self._closing = False
         self._flushed: asyncio.Event | None = None
         self._index_start: float | None = self.started_at
@@ -212,7 +219,7 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         if meta:
             self._info["meta"] = dict(meta)  # serialised (and scrubbed) when first written
         self._final_info = False
-        self._frames = self._published = self._dropped = 0
+        self._published = self._dropped = 0
         self._errors = self._retries = 0
         self.last_error: str | None = None
         """The latest failure to record or write, one line, secrets masked."""
@@ -230,7 +237,7 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         counts as one more connection of the same session (a reconnect), as :meth:`wrap`
         does."""
         self._new_connection()
-        return FrameTap(self._tap_in, self._tap_out, self._tap_connection, self.session_ended)
+        return FrameTap(self._receive, self._tap_out, self._tap_connection, self.session_ended)
 
     def wrap(self, transport: FrameTransport) -> FrameTransport:
         """A transport that publishes every frame ``transport`` receives and sends.
@@ -285,32 +292,38 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
 
     # -- recording ---------------------------------------------------------------------------
 
-    def _tap_in(self, frame: Any, event: ev.ServerEvent) -> None:
-        """A frame received and the event it decoded to (the session's hot path: most frames
-        only go to the buffer; the rest of the work is done later, in batches)."""
-        try:
-            if self._ended:
-                return
-            self._frames += 1
-            kind: Any = event.type
-            if event.__class__ is _INVALID or kind in _ADMIT or kind[:8] == "session.":
-                flags = self._encoder.admit("in", kind, frame)
-                if flags == OMIT:
-                    return
-                if event.__class__ is not _INVALID:
-                    flags |= VALID
-            else:
-                flags = VALID
-            if frame.__class__ is memoryview:
-                frame = bytes(frame)  # a view of a buffer that may be reused
-            raw = self._raw
-            raw.append((_time(), "in", frame, flags))
-            if not self._queued or len(raw) >= self._raw_limit:
-                self._pushed()
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as error:
-            self.failed(error)
+    # the receive tap's state, which the rest of the publisher reads and sets
+    @property
+    def _raw(self) -> list[Record]:
+        return self._receive.raw
+
+    @_raw.setter
+    def _raw(self, raw: list[Record]) -> None:
+        self._receive.raw = raw
+
+    @property
+    def _raw_limit(self) -> int:
+        return self._receive.limit
+
+    @_raw_limit.setter
+    def _raw_limit(self, limit: int) -> None:
+        self._receive.limit = limit
+
+    @property
+    def _frames(self) -> int:
+        return self._receive.frames
+
+    @_frames.setter
+    def _frames(self, frames: int) -> None:
+        self._receive.frames = frames
+
+    @property
+    def _ended(self) -> bool:
+        return self._receive.ended
+
+    @_ended.setter
+    def _ended(self, ended: bool) -> None:
+        self._receive.ended = ended
 
     def _tap_out(self, frame: str | bytes) -> None:
         """A frame sent (after the send succeeded)."""

@@ -36,6 +36,7 @@ same entry is recognised and not stored twice.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +129,18 @@ class StreamLayout:
         return [self.shard_stream(k) for k in range(self.shards)]
 
 
+@functools.cache
+def _driver_settings() -> dict[str, Any]:
+    """What every client is given so that its connections do not each look up redis-py's
+    version (redis-py 8 reads the installed package's metadata for every new connection, a
+    few milliseconds; it is the same every time): the driver details, resolved once."""
+    try:
+        from redis.driver_info import resolve_driver_info
+    except ImportError:  # redis-py before 8 resolves them once, at import
+        return {}
+    return {"driver_info": resolve_driver_info()}
+
+
 def entry_ms(entry_id: bytes | str) -> int:
     """The millisecond part of a stream entry id (``b"1732600000123-4"`` -> ``1732600000123``)."""
     text = entry_id.decode("ascii") if isinstance(entry_id, bytes) else entry_id
@@ -167,6 +180,7 @@ def open_client(url: str, *, cluster: bool = False, **options: Any) -> Redis:
         "retry": Retry(NoBackoff(), 0),
         "decode_responses": False,
     }
+    settings.update(_driver_settings())
     settings.update(options)
     if cluster:
         client: Any = RedisCluster.from_url(url, **settings)

@@ -1,0 +1,17 @@
+from collections.abc import Callable
+from typing import Any
+
+class ReceiveTap:
+    raw: list[tuple[float, str, Any, int]]
+    limit: int
+    frames: int
+    ended: bool
+    def __init__(
+        self,
+        kinds: frozenset[str],
+        admit: Callable[[str, str | None, object], int],
+        wake: Callable[[], None],
+        failed: Callable[[BaseException], None],
+        clock: Callable[[], float],
+    ) -> None: ...
+    def __call__(self, frame: Any, event: Any, /) -> None: ...
