@@ -17,7 +17,17 @@ setup(
             depends=["rxrealtime/_native.h"],
             optional=True,
         ),
-        Extension("rxrealtime._native_records", ["rxrealtime/_native_records.c"], optional=True),
-        Extension("rxrealtime._native_tap", ["rxrealtime/_native_tap.c"], optional=True),
+        Extension(
+            "rxrealtime._native_records",
+            ["rxrealtime/_native_records.c"],
+            depends=["rxrealtime/_micro_clock.h"],
+            optional=True,
+        ),
+        Extension(
+            "rxrealtime._native_tap",
+            ["rxrealtime/_native_tap.c"],
+            depends=["rxrealtime/_micro_clock.h"],
+            optional=True,
+        ),
     ]
 )

@@ -45,7 +45,6 @@ import gc
 import multiprocessing
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -92,13 +91,31 @@ HELPER_CPU: list[float] = []
 """CPU seconds per event (per frame at real time) of the offloaded publisher's helper, per run."""
 PUBLISHER: list[type[RedisPublisher]] = [RedisPublisher]
 """The publisher the ``cpu`` parts measure (``--offload``: :class:`OffloadedRedisPublisher`, whose
-helper process's CPU the parts report beside the session's: it exits at each run's end, so
-``RUSAGE_CHILDREN`` holds it)."""
+helper process's CPU the parts report beside the session's)."""
+_HELPER_SEEN: dict[int, float] = {}
+"""The CPU seconds each helper process (by pid) had used when last read."""
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _process_cpu(pid: int) -> float | None:
+    """CPU seconds process ``pid`` has used (Linux ``/proc``; ``None`` elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _helper_cpu_since(publishers: list[RedisPublisher]) -> float | None:
+    """CPU seconds the offloaded publishers' helper process used since it was last read (it
+    lives on from one run to the next); ``None`` without one."""
+    sidecar = next((p._sidecar for p in publishers if getattr(p, "_sidecar", None)), None)  # type: ignore[attr-defined]
+    process = getattr(sidecar, "_process", None)
+    total = None if process is None else _process_cpu(process.pid)
+    if process is None or total is None:
+        return None
+    used = total - _HELPER_SEEN.get(process.pid, 0.0)
+    _HELPER_SEEN[process.pid] = total
+    return used
 
 
 async def _client(url: str, redis_url: str | None, n: int, prefix: str) -> float:
@@ -111,7 +128,7 @@ async def _client(url: str, redis_url: str | None, n: int, prefix: str) -> float
         count += 1
 
     gc.collect()
-    cpu, helper = time.process_time(), _children_cpu()
+    cpu = time.process_time()
     publisher = PUBLISHER[0](redis_url, prefix=prefix) if redis_url else None
     async with rr.connect(base_url=url, recorder=publisher) as session:
         session.events.subscribe(callback, on_completed=done.set)
@@ -122,8 +139,9 @@ async def _client(url: str, redis_url: str | None, n: int, prefix: str) -> float
         if stats.dropped or stats.errors or stats.buffered:
             raise RuntimeError(f"publishing lost records: {stats}")
     cpu = time.process_time() - cpu
-    if publisher is not None:
-        HELPER_CPU.append((_children_cpu() - helper) / n)
+    helper = _helper_cpu_since([publisher]) if publisher is not None else None
+    if helper is not None:
+        HELPER_CPU.append(helper / n)
     if count != n:
         raise RuntimeError(f"received {count} of {n} events")
     return cpu
@@ -194,15 +212,16 @@ async def _voice_sessions(
 
     publishers: list[RedisPublisher] = []
     gc.collect()
-    cpu, helper = time.process_time(), _children_cpu()
+    cpu = time.process_time()
     tasks = [asyncio.create_task(one(i)) for i in range(sessions)]
     await asyncio.sleep(duration)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.gather(*(p.aclose() for p in publishers))
-    if redis_url:
-        HELPER_CPU.append((_children_cpu() - helper) / max(frames, 1))
+    helper = _helper_cpu_since(publishers)
+    if helper is not None:
+        HELPER_CPU.append(helper / max(frames, 1))
     return time.process_time() - cpu, frames
 
 

@@ -37,6 +37,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "_micro_clock.h"
+
 #if defined(__SSE2__) && defined(__GNUC__)
 #include <emmintrin.h>
 #define SCAN_SSE2 1
@@ -449,6 +451,7 @@ plain_line(PyObject *item, double origin, Py_ssize_t limit, Py_ssize_t depth, Py
 static PyObject *
 encode_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
+    (void)module;
     if (nargs != 7) {
         PyErr_SetString(PyExc_TypeError,
                         "encode_lines(frames, origin, secrets, limit, depth, dumps, fallback)");
@@ -529,13 +532,13 @@ encode_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 now(PyObject *module, PyObject *unused)
 {
-    struct timespec spec;
-    if (timespec_get(&spec, TIME_UTC) != TIME_UTC) {
-        PyErr_SetString(PyExc_OSError, "the system clock cannot be read");
+    (void)module;
+    (void)unused;
+    double seconds;
+    if (micro_clock(&seconds) < 0) {
         return NULL;
     }
-    long long micros = (long long)spec.tv_sec * 1000000 + (spec.tv_nsec + 500) / 1000;
-    return PyFloat_FromDouble((double)micros / 1e6);
+    return PyFloat_FromDouble(seconds);
 }
 
 static PyMethodDef methods[] = {

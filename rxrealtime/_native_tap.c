@@ -24,12 +24,15 @@
 #include <structmember.h>
 #include <string.h>
 
+#include "_micro_clock.h"
+
 static PyObject *str_type;    /* "type" */
 static PyObject *str_in;      /* "in" */
 static PyObject *str_session; /* "session." */
 static PyObject *str_out;     /* "out" */
 static PyObject *str_line;    /* "line" (rxrealtime.sinks._redis_encode.LINE) */
 static PyObject *invalid_type; /* rxrealtime.events.InvalidEvent, looked up by the first tap */
+static PyObject *native_now;   /* rxrealtime._native_records.now (or NULL), looked up likewise */
 
 typedef struct {
     PyObject_HEAD
@@ -43,10 +46,11 @@ typedef struct {
     Py_ssize_t limit;
     Py_ssize_t frames;
     char ended;
-    char wire;             /* wire mode: records go to buf */
-    char *buf;             /* the wire buffer: used bytes, then room */
-    Py_ssize_t used;
-    Py_ssize_t room;
+    char wire;             /* wire mode: records go to ``buf`` */
+    char own_clock;        /* ``clock`` is micro_time's C version: read it here, no call */
+    PyObject *buf;         /* the wire buffer, a bytes object only the tap sees (or NULL) */
+    Py_ssize_t used;       /* its bytes written so far */
+    Py_ssize_t room;       /* its size; the size of the next one after a take */
     Py_ssize_t wire_records;
 } Tap;
 
@@ -55,14 +59,16 @@ typedef struct {
 enum { IN_BYTES = 0, IN_TEXT = 1, OUT_BYTES = 2, OUT_TEXT = 3, LINE = 4, OTHER = 5 };
 #define HEAD_SIZE 17 /* "=diBI": double, int32, byte, uint32 */
 
-/* Room for ``more`` bytes in the wire buffer (grown by doubling, never shrunk). */
+/* Room for ``more`` bytes in the wire buffer (grown by doubling). The buffer is a bytes
+ * object nobody else sees until take_wire() hands it over, shrunk to what was written: the
+ * records are copied once, into it, and never again on this side of the pipe. */
 static int
 reserve(Tap *self, Py_ssize_t more)
 {
-    if (self->used + more <= self->room) {
+    if (self->buf != NULL && self->used + more <= self->room) {
         return 0;
     }
-    Py_ssize_t room = self->room ? self->room : 65536;
+    Py_ssize_t room = self->room > 65536 ? self->room : 65536;
     while (room < self->used + more) {
         if (room > PY_SSIZE_T_MAX / 2) {
             PyErr_NoMemory();
@@ -70,12 +76,17 @@ reserve(Tap *self, Py_ssize_t more)
         }
         room *= 2;
     }
-    char *grown = PyMem_Realloc(self->buf, (size_t)room);
-    if (grown == NULL) {
-        PyErr_NoMemory();
+    if (self->buf == NULL) {
+        self->buf = PyBytes_FromStringAndSize(NULL, room);
+        if (self->buf == NULL) {
+            return -1;
+        }
+    }
+    else if (_PyBytes_Resize(&self->buf, room) < 0) { /* it is gone: so are its records */
+        self->used = 0;
+        self->wire_records = 0;
         return -1;
     }
-    self->buf = grown;
     self->room = room;
     return 0;
 }
@@ -90,7 +101,7 @@ put(Tap *self, double ts, long flags, int code, const char *data, Py_ssize_t siz
     if (reserve(self, HEAD_SIZE + size) < 0) {
         return -1;
     }
-    char *at = self->buf + self->used;
+    char *at = PyBytes_AS_STRING(self->buf) + self->used;
     int32_t flags32 = (int32_t)flags;
     unsigned char code8 = (unsigned char)code;
     uint32_t size32 = (uint32_t)size;
@@ -273,14 +284,22 @@ tap_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwn
     }
     Py_CLEAR(kind);
     if (self->wire) {
-        PyObject *now = PyObject_CallNoArgs(self->clock);
-        if (now == NULL) {
-            goto fail;
+        double ts;
+        if (self->own_clock) {
+            if (micro_clock(&ts) < 0) {
+                goto fail;
+            }
         }
-        double ts = PyFloat_AsDouble(now);
-        Py_DECREF(now);
-        if (ts == -1.0 && PyErr_Occurred()) {
-            goto fail;
+        else {
+            PyObject *now = PyObject_CallNoArgs(self->clock);
+            if (now == NULL) {
+                goto fail;
+            }
+            ts = PyFloat_AsDouble(now);
+            Py_DECREF(now);
+            if (ts == -1.0 && PyErr_Occurred()) {
+                goto fail;
+            }
         }
         if (put_record(self, ts, str_in, frame, flags) < 0) {
             goto fail;
@@ -306,7 +325,14 @@ tap_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwn
     if (record == NULL) {
         goto fail;
     }
-    PyObject *ts = PyObject_CallNoArgs(self->clock);
+    PyObject *ts;
+    if (self->own_clock) {
+        double seconds;
+        ts = micro_clock(&seconds) < 0 ? NULL : PyFloat_FromDouble(seconds);
+    }
+    else {
+        ts = PyObject_CallNoArgs(self->clock);
+    }
     if (ts == NULL) {
         goto fail;
     }
@@ -369,6 +395,16 @@ tap_init(Tap *self, PyObject *args, PyObject *kwargs)
         if (invalid_type == NULL) {
             return -1;
         }
+        PyObject *records = PyImport_ImportModule("rxrealtime._native_records");
+        if (records != NULL) {
+            native_now = PyObject_GetAttrString(records, "now");
+            Py_DECREF(records);
+        }
+        if (native_now == NULL) { /* not built: every tap calls its clock */
+            PyErr_Clear();
+            native_now = Py_None;
+            Py_INCREF(native_now);
+        }
     }
     PyObject *raw = PyList_New(0);
     if (raw == NULL) {
@@ -389,6 +425,7 @@ tap_init(Tap *self, PyObject *args, PyObject *kwargs)
     self->frames = 0;
     self->ended = 0;
     self->wire = (char)wire;
+    self->own_clock = clock == native_now;
     self->used = 0;
     self->wire_records = 0;
     self->vectorcall = tap_call;
@@ -437,7 +474,7 @@ tap_dealloc(Tap *self)
 {
     PyObject_GC_UnTrack(self);
     tap_clear(self);
-    PyMem_Free(self->buf);
+    Py_XDECREF(self->buf);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -486,10 +523,16 @@ tap_take_wire(Tap *self, PyObject *unused)
     if (check_wire(self) < 0) {
         return NULL;
     }
-    PyObject *data = PyBytes_FromStringAndSize(self->buf, self->used);
-    if (data != NULL) {
-        self->used = 0;
-        self->wire_records = 0;
+    if (self->used == 0) {
+        return PyBytes_FromStringAndSize(NULL, 0);
+    }
+    PyObject *data = self->buf;
+    self->buf = NULL;
+    Py_ssize_t used = self->used;
+    self->used = 0;
+    self->wire_records = 0;
+    if (_PyBytes_Resize(&data, used) < 0) { /* cannot happen when shrinking; lost if it does */
+        return NULL;
     }
     return data;
 }

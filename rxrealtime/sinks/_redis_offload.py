@@ -13,8 +13,9 @@ out) and writes it, with its time and flags, straight into the bytes that will c
 (the format of :mod:`rxrealtime.sinks._redis_wire`). Every ``linger`` seconds one batch of
 every offloaded publisher of the event loop goes down a pipe to one helper process per event
 loop
-(``python -m rxrealtime.sinks._redis_sidecar``, started with the first publisher, stopped when
-the last one is closed), where a ``RedisPublisher`` per session builds the record lines, scrubs
+(``python -m rxrealtime.sinks._redis_sidecar``, started with the first publisher, stopped
+:data:`HELPER_IDLE` seconds after the last one closed, so that sessions that follow one another
+share it), where a ``RedisPublisher`` per session builds the record lines, scrubs
 secrets and writes to Redis. So the process that must keep audio flowing pays for the tap and
 one pipe write per ``linger``, not for encoding and Redis round trips.
 
@@ -31,6 +32,10 @@ Guarantees, besides the ``RedisPublisher``'s (which the helper process keeps):
   an error). The session itself never fails because of either.
 * **Closing.** :meth:`aclose` sends what is buffered and waits (at most ``close_timeout`` plus
   five seconds) until the helper has written the session's last record.
+* **The helper process.** It stops :data:`HELPER_IDLE` seconds after the loop's last
+  offloaded publisher closed, unless another one starts meanwhile, and when the loop shuts down
+  (``asyncio.run`` and ``asyncio.Runner`` cancel the task that waits, which then stops it). A
+  loop closed without cancelling its tasks leaves the helper to exit when its pipe closes.
 
 Threads: every method runs on the event loop's thread (the one the session runs on). Secrets
 cross the pipe to the helper (a child of this process), never anything else.
@@ -68,6 +73,8 @@ PIPE_SIZE = 1024 * 1024
 larger writes."""
 MAX_BACKLOG = 64 * 1024 * 1024
 """Bytes that may wait in the pipe to the helper before batches are dropped."""
+HELPER_IDLE = 5.0
+"""Seconds a helper process is kept once its loop has no offloaded publisher left."""
 _REPORT_SLACK = 5.0
 """Seconds :meth:`OffloadedRedisPublisher.aclose` allows beyond ``close_timeout``."""
 
@@ -213,7 +220,7 @@ class _Sidecar:
     def of_loop(cls) -> _Sidecar:
         loop = asyncio.get_running_loop()
         sidecar = cls._of_loop.get(loop)
-        if sidecar is None:
+        if sidecar is None or sidecar._dead is not None:  # none yet, or it died: a new one
             sidecar = cls._of_loop[loop] = cls(loop)
         return sidecar
 
@@ -230,10 +237,14 @@ class _Sidecar:
         self._starting: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._dead: str | None = None
+        self._idle: asyncio.Task[None] | None = None  # waits to stop the helper, when idle
 
     # -- from the publishers ------------------------------------------------------------------
 
     def open(self, publisher: OffloadedRedisPublisher) -> None:
+        if self._idle is not None:  # a new session: the helper stays
+            self._idle.cancel()
+            self._idle = None
         self._publishers[publisher.session_id] = publisher
         linger = publisher._linger
         self._linger = linger if self._linger is None else min(self._linger, linger)
@@ -260,13 +271,23 @@ class _Sidecar:
         return done
 
     async def left(self, publisher: OffloadedRedisPublisher) -> None:
-        """``publisher`` is closed; the last one to leave stops the helper process."""
+        """``publisher`` is closed; once the last one has left, the helper process is stopped
+        after :data:`HELPER_IDLE` seconds unless a new publisher comes."""
         self._publishers.pop(publisher.session_id, None)
-        if self._publishers or self._ready or self._finishing:
+        if self._publishers or self._ready or self._finishing or self._idle is not None:
             return
-        if self._of_loop.get(self._loop) is self:
-            del self._of_loop[self._loop]
-        await self._stop()
+        self._idle = self._loop.create_task(self._stop_when_idle(), name="rxrealtime-helper-idle")
+
+    async def _stop_when_idle(self) -> None:
+        idle = asyncio.current_task()
+        try:
+            await asyncio.sleep(HELPER_IDLE)
+        finally:  # also when the loop shuts down and cancels this task
+            if self._idle is idle:  # no publisher came meanwhile
+                self._idle = None
+                if self._of_loop.get(self._loop) is self:
+                    del self._of_loop[self._loop]
+                await self._stop()
 
     # -- batches ------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 Against a real Redis and the embedded server: the session published by the helper reads back
 exactly as the in-process publisher's (the same events, in order, and the same index), every
-record carries the session process's own times, the counts come back, the helper stops with the
-last publisher, and a helper killed mid-session costs records (counted, logged), never the
-session.
+record carries the session process's own times, the counts come back, the helper serves the
+sessions that follow one another and stops once idle or when the loop shuts down, and a helper
+killed mid-session costs records (counted, logged), never the session.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import time
 
 import orjson
@@ -24,7 +25,7 @@ from rxrealtime import events as ev
 from rxrealtime.recording import read_records
 from rxrealtime.scheduling import to_list
 from rxrealtime.server import serve
-from rxrealtime.sinks import OffloadedRedisPublisher, RedisPublisher
+from rxrealtime.sinks import OffloadedRedisPublisher, RedisPublisher, _redis_offload
 from rxrealtime.sinks._redis_offload import _Sidecar
 from rxrealtime.sources import StreamLayout, redis_session
 
@@ -48,7 +49,6 @@ async def test_it_publishes_what_the_in_process_publisher_does(
     ):
         live = await run_session(server.base_url, [here, there], turns=2)
     after = time.time()
-    assert _Sidecar._of_loop.get(asyncio.get_running_loop()) is None  # the helper stopped
 
     # the same events, in the same order, read back
     mine = await to_list(redis_session(redis_server.url, "here", prefix=prefix))
@@ -151,6 +151,70 @@ async def test_a_killed_helper_costs_records_not_the_session(
     assert stats.dropped > 0  # everything recorded after the kill
     assert "the Redis publishing process failed" in caplog.text
     assert "records dropped" in caplog.text
+
+
+async def test_one_helper_serves_sessions_in_turn_then_stops_when_idle(
+    redis_server: RedisServer, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_redis_offload, "HELPER_IDLE", 0.5)
+    loop = asyncio.get_running_loop()
+    helpers = []
+    for n in range(2):
+        async with OffloadedRedisPublisher(redis_server.url, prefix=prefix) as publisher:
+            publisher.record_in(f'{{"type":"x.y","event_id":"e{n}"}}')
+            await wait_until(lambda: publisher._sidecar is not None)
+            helpers.append(publisher._sidecar)
+        assert publisher.statistics().published == 2  # the frame and the end
+    sidecar = helpers[0]
+    assert sidecar is not None and helpers[1] is sidecar  # the second session reused it
+    process = sidecar._process
+    assert process is not None and process.returncode is None
+    await wait_until(lambda: _Sidecar._of_loop.get(loop) is None)  # idle: stopped
+    await asyncio.wait_for(process.wait(), 30)
+    assert process.returncode == 0
+
+
+_SHUTDOWN = """
+import asyncio, sys
+from rxrealtime.sinks import OffloadedRedisPublisher
+from rxrealtime.sinks import _redis_offload
+
+async def main():
+    async with OffloadedRedisPublisher(sys.argv[1], prefix=sys.argv[2]) as publisher:
+        publisher.record_in('{"type":"x.y","event_id":"e"}')
+    sidecar = publisher._sidecar
+    assert sidecar._idle is not None and sidecar._process.returncode is None
+    print(sidecar._process.pid, flush=True)
+    return sidecar._process
+
+_redis_offload.HELPER_IDLE = 600.0  # only the loop's shutdown can stop it in time
+process = asyncio.run(main())
+assert process.returncode == 0, process.returncode
+print("stopped", flush=True)
+"""
+
+
+async def test_the_loop_shutting_down_stops_an_idle_helper(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    script = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-W",
+        "error",
+        "-X",
+        "dev",
+        "-c",
+        _SHUTDOWN,
+        redis_server.url,
+        prefix,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(script.communicate(), 120)
+    assert script.returncode == 0, err.decode()
+    pid, stopped = out.decode().split()
+    assert stopped == "stopped" and int(pid) > 0
+    assert "Warning" not in err.decode() and "destroyed" not in err.decode(), err.decode()
 
 
 async def test_nothing_recorded_nothing_started(redis_server: RedisServer, prefix: str) -> None:
