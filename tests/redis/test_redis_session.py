@@ -18,7 +18,7 @@ from rxrealtime import events as ev
 from rxrealtime.errors import ConnectionClosedError, ConnectionClosedOK
 from rxrealtime.recording import JSON_READ_DEPTH, JSON_WRITE_DEPTH, read_records
 from rxrealtime.scheduling import to_list
-from rxrealtime.sinks import RedisPublisher
+from rxrealtime.sinks import OffloadedRedisPublisher, RedisPublisher
 from rxrealtime.sources import StreamLayout, redis_session
 
 KEY = "sk-redis-session-0123456789abcdef"
@@ -46,8 +46,12 @@ async def _records(client: aioredis.Redis, prefix: str, session_id: str) -> list
     return [dict(record.fields) for record in read_records(body.split(b"\n"))]
 
 
+@pytest.mark.parametrize("publisher_class", [RedisPublisher, OffloadedRedisPublisher])
 async def test_every_connection_is_published_across_reconnects(
-    redis_server: RedisServer, prefix: str, client: aioredis.Redis
+    redis_server: RedisServer,
+    prefix: str,
+    client: aioredis.Redis,
+    publisher_class: type[RedisPublisher],
 ) -> None:
     async def script(peer: Peer) -> None:
         await peer.created()
@@ -59,7 +63,7 @@ async def test_every_connection_is_published_across_reconnects(
         else:
             await peer.close(1000, "done")
 
-    publisher = RedisPublisher(redis_server.url, prefix=prefix, session_id="re", secrets=[KEY])
+    publisher = publisher_class(redis_server.url, prefix=prefix, session_id="re", secrets=[KEY])
     async with hostile_server(script) as server, publisher:
         session = await rr.connect(base_url=server.base_url, recorder=publisher, reconnect=FAST)
         seen: list[ev.ServerEvent] = []
