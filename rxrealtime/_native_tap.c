@@ -1,6 +1,7 @@
 /* rxrealtime._native_tap: the Redis publisher's receive tap, in C.
  *
- * ReceiveTap(kinds, admit, wake, failed, clock) -- called as tap(frame, event) with every frame
+ * ReceiveTap(kinds, admit, wake, failed, clock, *, invalid, wire=False) -- called as
+ * tap(frame, event) with every frame
  * a session receives. The C twin of rxrealtime.sinks._redis_tap.PyReceiveTap, which documents
  * the behaviour (the tests run both on the same inputs): unless ``ended``, count the frame;
  * let ``admit("in", type, frame)`` decide an invalid event, a type in ``kinds`` or a
@@ -31,8 +32,8 @@ static PyObject *str_in;      /* "in" */
 static PyObject *str_session; /* "session." */
 static PyObject *str_out;     /* "out" */
 static PyObject *str_line;    /* "line" (rxrealtime.sinks._redis_encode.LINE) */
-static PyObject *invalid_type; /* rxrealtime.events.InvalidEvent, looked up by the first tap */
-static PyObject *native_now;   /* rxrealtime._native_records.now (or NULL), looked up likewise */
+/* rxrealtime._native_records.now (or None when it is not built), looked up by the first tap */
+static PyObject *native_now;
 
 typedef struct {
     PyObject_HEAD
@@ -43,6 +44,7 @@ typedef struct {
     PyObject *failed;
     PyObject *clock;
     PyObject *raw;
+    PyObject *invalid; /* the class of invalid events (given: the events layer is above this one) */
     Py_ssize_t limit;
     Py_ssize_t frames;
     char ended;
@@ -138,6 +140,17 @@ put_record(Tap *self, double ts, PyObject *direction, PyObject *frame, long flag
                 return -1;
             }
             PyErr_Clear(); /* a lone surrogate: marshal carries it */
+        }
+        else if (PyMemoryView_Check(frame) &&
+                 !PyBuffer_IsContiguous(PyMemoryView_GET_BUFFER(frame), 'C')) {
+            PyObject *copy = PyBytes_FromObject(frame); /* a strided view: its bytes in order */
+            if (copy == NULL) {
+                return -1;
+            }
+            int done = put(self, ts, flags, in ? IN_BYTES : OUT_BYTES, PyBytes_AS_STRING(copy),
+                           PyBytes_GET_SIZE(copy));
+            Py_DECREF(copy);
+            return done;
         }
         else if (PyBytes_Check(frame) || PyByteArray_Check(frame) || PyMemoryView_Check(frame)) {
             Py_buffer view;
@@ -244,7 +257,7 @@ tap_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwn
     PyObject *raw = NULL;
     long flags = 1;
     Py_INCREF(frame);
-    int invalid = (PyObject *)Py_TYPE(event) == invalid_type;
+    int invalid = (PyObject *)Py_TYPE(event) == self->invalid;
     kind = PyObject_GetAttr(event, str_type);
     if (kind == NULL) {
         goto fail;
@@ -374,27 +387,22 @@ fail:
 static int
 tap_init(Tap *self, PyObject *args, PyObject *kwargs)
 {
-    static char *names[] = {"kinds", "admit", "wake", "failed", "clock", "wire", NULL};
-    PyObject *kinds, *admit, *wake, *failed, *clock;
+    static char *names[] = {"kinds", "admit", "wake", "failed", "clock", "invalid", "wire", NULL};
+    PyObject *kinds, *admit, *wake, *failed, *clock, *invalid = NULL;
     int wire = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO|p:ReceiveTap", names, &kinds, &admit,
-                                     &wake, &failed, &clock, &wire)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO|$Op:ReceiveTap", names, &kinds, &admit,
+                                     &wake, &failed, &clock, &invalid, &wire)) {
+        return -1;
+    }
+    if (invalid == NULL || !PyType_Check(invalid)) {
+        PyErr_SetString(PyExc_TypeError, "invalid= (the class of invalid events) is required");
         return -1;
     }
     if (!PyAnySet_Check(kinds)) {
         PyErr_SetString(PyExc_TypeError, "kinds must be a set or frozenset");
         return -1;
     }
-    if (invalid_type == NULL) {
-        PyObject *events = PyImport_ImportModule("rxrealtime.events");
-        if (events == NULL) {
-            return -1;
-        }
-        invalid_type = PyObject_GetAttrString(events, "InvalidEvent");
-        Py_DECREF(events);
-        if (invalid_type == NULL) {
-            return -1;
-        }
+    if (native_now == NULL) {
         PyObject *records = PyImport_ImportModule("rxrealtime._native_records");
         if (records != NULL) {
             native_now = PyObject_GetAttrString(records, "now");
@@ -415,6 +423,8 @@ tap_init(Tap *self, PyObject *args, PyObject *kwargs)
     Py_INCREF(wake);
     Py_INCREF(failed);
     Py_INCREF(clock);
+    Py_INCREF(invalid);
+    Py_XSETREF(self->invalid, invalid);
     Py_XSETREF(self->kinds, kinds);
     Py_XSETREF(self->admit, admit);
     Py_XSETREF(self->wake, wake);
@@ -454,6 +464,7 @@ tap_traverse(Tap *self, visitproc visit, void *arg)
     Py_VISIT(self->failed);
     Py_VISIT(self->clock);
     Py_VISIT(self->raw);
+    Py_VISIT(self->invalid);
     return 0;
 }
 
@@ -466,6 +477,7 @@ tap_clear(Tap *self)
     Py_CLEAR(self->failed);
     Py_CLEAR(self->clock);
     Py_CLEAR(self->raw);
+    Py_CLEAR(self->invalid);
     return 0;
 }
 
@@ -593,7 +605,8 @@ static PyMemberDef tap_members[] = {
      "The length of raw from which every append calls wake."},
     {"frames", T_PYSSIZET, offsetof(Tap, frames), 0,
      "Frames this tap was called with (left-out ones included) while not ended."},
-    {"ended", T_BOOL, offsetof(Tap, ended), 0, "Once true, frames are neither counted nor recorded."},
+    {"ended", T_BOOL, offsetof(Tap, ended), 0,
+     "Once true, frames are neither counted nor recorded."},
     {"__vectorcalloffset__", T_PYSSIZET, offsetof(Tap, vectorcall), READONLY, NULL},
     {NULL},
 };

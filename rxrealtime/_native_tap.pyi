@@ -6,6 +6,9 @@ class ReceiveTap:
     limit: int
     frames: int
     ended: bool
+    wire_records: int
+    def append(self, ts: float, direction: str, frame: Any, flags: int, /) -> None: ...
+    def take_wire(self) -> bytes: ...
     def __init__(
         self,
         kinds: frozenset[str],
@@ -13,5 +16,8 @@ class ReceiveTap:
         wake: Callable[[], None],
         failed: Callable[[BaseException], None],
         clock: Callable[[], float],
+        *,
+        invalid: type,
+        wire: bool = False,
     ) -> None: ...
     def __call__(self, frame: Any, event: Any, /) -> None: ...

@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "rxrealtime._construct",
             "rxrealtime._native",
             "rxrealtime._native_records",
+            "rxrealtime._native_tap",
             "rxrealtime._version",
         ),
     ),

@@ -35,7 +35,6 @@ __all__ = ["NATIVE", "PyReceiveTap", "ReceiveTap", "Record"]
 Record = tuple[float, str, Any, int]
 """A recorded item: ``(ts, direction, frame, flags)``."""
 
-_INVALID = ev.InvalidEvent
 
 NATIVE: bool = _native_tap is not None and os.environ.get("RXREALTIME_PURE_PYTHON") != "1"
 """Whether :data:`ReceiveTap` is the C twin."""
@@ -53,6 +52,8 @@ class PyReceiveTap:
         failed: called with whatever a call raised (``KeyboardInterrupt`` and ``SystemExit``
             aside, which propagate); the tap itself never raises otherwise.
         clock: the time each record is stamped with.
+        invalid: the class of events that did not validate (``InvalidEvent``): ``admit``
+            decides them and they get no ``VALID`` flag.
         wire: write the records in the wire format (see the module) instead of to :attr:`raw`;
             ``wake`` is then called when the buffer holds one record.
 
@@ -67,6 +68,7 @@ class PyReceiveTap:
         "_admit",
         "_clock",
         "_failed",
+        "_invalid",
         "_kinds",
         "_wake",
         "_wire",
@@ -83,6 +85,8 @@ class PyReceiveTap:
         wake: Callable[[], None],
         failed: Callable[[BaseException], None],
         clock: Callable[[], float],
+        *,
+        invalid: type,
         wire: bool = False,
     ) -> None:
         self._kinds = kinds
@@ -90,6 +94,7 @@ class PyReceiveTap:
         self._wake = wake
         self._failed = failed
         self._clock = clock
+        self._invalid = invalid
         self.raw: list[Record] = []
         """The records appended since the publisher last took them (it swaps in a new list)."""
         self.limit = 1
@@ -105,11 +110,12 @@ class PyReceiveTap:
                 return
             self.frames += 1
             kind: Any = event.type
-            if event.__class__ is _INVALID or kind in self._kinds or kind[:8] == "session.":
+            invalid = event.__class__ is self._invalid
+            if invalid or kind in self._kinds or kind[:8] == "session.":
                 flags = self._admit("in", kind, frame)
                 if flags == OMIT:
                     return
-                if event.__class__ is not _INVALID:
+                if not invalid:
                     flags |= VALID
             else:
                 flags = VALID

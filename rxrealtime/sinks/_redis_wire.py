@@ -76,7 +76,10 @@ def encode_record(ts: float, direction: str, frame: Any, flags: int) -> bytes:
             code, payload = _FRAME_CODES[direction, False], bytes(frame)
     if code is None or payload is None:
         code, payload = OTHER, marshal.dumps((direction, frame))
-    return HEAD.pack(ts, flags, code, len(payload)) + payload
+    try:
+        return HEAD.pack(ts, flags, code, len(payload)) + payload
+    except struct.error as error:  # flags beyond 32 bits, a payload of 4 GiB
+        raise ValueError(f"a record the wire cannot carry: {error}") from error
 
 
 def encode_wire(records: Iterable[tuple[float, str, Any, int]]) -> bytes:

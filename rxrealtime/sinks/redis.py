@@ -192,7 +192,13 @@ class RedisPublisher(PublisherBuffer, abc.ObserverBase[ev.ServerEvent]):
         # (``_raw``: (ts, direction, frame, flags); "end"/"reconnect" too), the frame count
         # (``_frames``) and whether the stream ended (``_ended``)
         self._receive = ReceiveTap(
-            _ADMIT, self._encoder.admit, self._pushed, self.failed, _time, wire=self._WIRE
+            _ADMIT,
+            self._encoder.admit,
+            self._pushed,
+            self.failed,
+            _time,
+            invalid=ev.InvalidEvent,
+            wire=self._WIRE,
         )
         self._raw_limit = max(_RAW_LIMIT, buffer_size)  # encoded in the tap past it
         self._records: collections.deque[tuple[float, bytes]] = collections.deque()
