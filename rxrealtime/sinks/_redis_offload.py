@@ -12,11 +12,10 @@ frame is only recorded: the tap decides, as ever, whether it is published (audio
 out) and writes it, with its time and flags, straight into the bytes that will cross the pipe
 (the format of :mod:`rxrealtime.sinks._redis_wire`). Every ``linger`` seconds one batch of
 every offloaded publisher of the event loop goes down a pipe to one helper process per event
-loop
-(``python -m rxrealtime.sinks._redis_sidecar``, started with the first publisher, stopped
+loop (``python -m rxrealtime.sinks._redis_sidecar``, started with the first publisher, stopped
 :data:`HELPER_IDLE` seconds after the last one closed, so that sessions that follow one another
-share it), where a ``RedisPublisher`` per session builds the record lines, scrubs
-secrets and writes to Redis. So the process that must keep audio flowing pays for the tap and
+share it), where a ``RedisPublisher`` per session builds the record lines, scrubs secrets and
+writes to Redis. So the process that must keep audio flowing pays for the tap and
 one pipe write per ``linger``, not for encoding and Redis round trips.
 
 Guarantees, besides the ``RedisPublisher``'s (which the helper process keeps):
@@ -45,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import marshal
 import struct
@@ -404,6 +402,10 @@ class _Sidecar:
 def _widen(process: asyncio.subprocess.Process) -> None:
     """Ask for a :data:`PIPE_SIZE` pipe to the helper (Linux; elsewhere, or when refused, the
     pipe keeps its size)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not a Unix
+        return
     setting = getattr(fcntl, "F_SETPIPE_SZ", None)
     pipe = process.stdin.transport.get_extra_info("pipe") if process.stdin else None
     if setting is None or pipe is None:
