@@ -54,11 +54,11 @@ class _Helper:
             payload = marshal.dumps(messages)
             self._out.write(HEADER.pack(len(payload)) + payload)
 
-    def handle(self, message: tuple[Any, ...]) -> None:
+    def handle(self, message: tuple[Any, ...], wire: bytes) -> None:
+        """One message; ``wire``: the records that followed a ``"wire"`` message."""
         kind = message[0]
-        if kind == "records":
-            _, session_id, records = message
-            self._publishers[session_id]._adopt_records(records)
+        if kind == "wire":
+            self._publishers[message[1]]._adopt_records(decode_wire(wire))
         elif kind == "open":
             _, url, options, started_at, secrets = message
             publisher = RedisPublisher(url, **options, secrets=secrets, scrub_env=False)
@@ -120,13 +120,10 @@ async def _batch(reader: asyncio.StreamReader, helper: _Helper) -> bool:
         header = await reader.readexactly(HEADER.size)
         messages = marshal.loads(await reader.readexactly(HEADER.unpack(header)[0]))
         for message in messages:
-            if message[0] == "wire":  # its records follow: read them whatever happens next
-                wire = await reader.readexactly(message[2])
-                message = ("records", message[1], wire)
+            # a "wire" message's records follow it: read them whatever happens next
+            wire = await reader.readexactly(message[2]) if message[0] == "wire" else b""
             try:
-                if message[0] == "records":
-                    message = (*message[:2], decode_wire(message[2]))
-                helper.handle(message)
+                helper.handle(message, wire)
             except Exception:  # a bug of ours: logged, the other sessions go on
                 log.exception("cannot handle %r", message[:2])
     except asyncio.IncompleteReadError:

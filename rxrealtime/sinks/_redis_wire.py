@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import marshal
 import struct
-from collections.abc import Iterable
 from typing import Any, Final
 
 from rxrealtime.sinks._redis_encode import LINE as LINE_DIRECTION
@@ -36,7 +35,6 @@ __all__ = [
     "OUT_TEXT",
     "decode_wire",
     "encode_record",
-    "encode_wire",
 ]
 
 HEAD: Final = struct.Struct("=diBI")
@@ -54,7 +52,8 @@ _FRAME_CODES: Final = {
     ("out", False): OUT_BYTES,
     ("out", True): OUT_TEXT,
 }
-_DIRECTIONS: Final = ("in", "in", "out", "out", LINE_DIRECTION)
+_DIRECTIONS: Final = {code: direction for (direction, _), code in _FRAME_CODES.items()}
+_DIRECTIONS[LINE] = LINE_DIRECTION
 
 
 def encode_record(ts: float, direction: str, frame: Any, flags: int) -> bytes:
@@ -80,11 +79,6 @@ def encode_record(ts: float, direction: str, frame: Any, flags: int) -> bytes:
         return HEAD.pack(ts, flags, code, len(payload)) + payload
     except struct.error as error:  # flags beyond 32 bits, a payload of 4 GiB
         raise ValueError(f"a record the wire cannot carry: {error}") from error
-
-
-def encode_wire(records: Iterable[tuple[float, str, Any, int]]) -> bytes:
-    """Records in the wire format (what the pure-Python tap sends)."""
-    return b"".join(encode_record(*record) for record in records)
 
 
 def decode_wire(data: bytes) -> list[tuple[float, str, Any, int]]:

@@ -19,7 +19,7 @@ import time
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from redis_helpers import KEY, RedisServer, run_session, stored_info
+from redis_helpers import KEY, RedisServer, run_session, stored_info, wait_for
 
 from rxrealtime import events as ev
 from rxrealtime.recording import read_records
@@ -136,11 +136,11 @@ async def test_a_killed_helper_costs_records_not_the_session(
         async def kill(turn: int) -> None:
             nonlocal killed
             if turn == 0:
-                await wait_until(lambda: publisher.statistics().published > 0)
+                await wait_for(lambda: publisher.statistics().published > 0)
                 sidecar = publisher._sidecar
                 assert sidecar is not None and sidecar._process is not None
                 os.kill(sidecar._process.pid, signal.SIGKILL)
-                await wait_until(lambda: sidecar._dead is not None)
+                await wait_for(lambda: sidecar._dead is not None)
                 killed = True
 
         with caplog.at_level(logging.WARNING, logger="rxrealtime.redis"):
@@ -162,14 +162,14 @@ async def test_one_helper_serves_sessions_in_turn_then_stops_when_idle(
     for n in range(2):
         async with OffloadedRedisPublisher(redis_server.url, prefix=prefix) as publisher:
             publisher.record_in(f'{{"type":"x.y","event_id":"e{n}"}}')
-            await wait_until(lambda: publisher._sidecar is not None)
+            await wait_for(lambda: publisher._sidecar is not None)
             helpers.append(publisher._sidecar)
         assert publisher.statistics().published == 2  # the frame and the end
     sidecar = helpers[0]
     assert sidecar is not None and helpers[1] is sidecar  # the second session reused it
     process = sidecar._process
     assert process is not None and process.returncode is None
-    await wait_until(lambda: _Sidecar._of_loop.get(loop) is None)  # idle: stopped
+    await wait_for(lambda: _Sidecar._of_loop.get(loop) is None)  # idle: stopped
     await asyncio.wait_for(process.wait(), 30)
     assert process.returncode == 0
 
@@ -227,13 +227,6 @@ async def test_nothing_recorded_nothing_started(redis_server: RedisServer, prefi
         OffloadedRedisPublisher(redis_server.url, meta={"when": object()})
     with pytest.raises(TypeError):  # an argument RedisPublisher does not take
         OffloadedRedisPublisher(redis_server.url, colour="blue")
-
-
-async def wait_until(condition: object, within: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def test_events_and_dicts_cross_too_and_what_cannot_is_counted(
